@@ -1,0 +1,495 @@
+//! The builder, the validated configuration, and the errors that stop a start.
+
+use std::collections::HashSet;
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::hooks::{Hook, IntoHook};
+use crate::outcome::IntoOutcome;
+use crate::probes::Check;
+use crate::signal::Signal;
+use crate::workers::{IntoWorker, Worker};
+
+/// The default `grace`: 30 seconds.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+/// Why a service could not be configured or started. Each message says what to
+/// write instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A name is empty.
+    #[error("the {what} name is empty: give it a short name such as \"cleanup\"")]
+    EmptyName {
+        /// What has no name: `service`, `hook`, `worker` or `readiness check`.
+        what: &'static str,
+    },
+    /// A duration that must be positive is zero.
+    #[error("{what} is zero: give it a positive duration, e.g. `Duration::from_secs(5)`")]
+    ZeroDuration {
+        /// Which setting.
+        what: String,
+    },
+    /// Two hooks share an order, so which runs first would be undefined.
+    #[error("hooks `{first}` and `{second}` both have order {order}: give each hook its own order")]
+    DuplicateOrder {
+        /// The shared order.
+        order: u32,
+        /// The hook registered first.
+        first: String,
+        /// The hook registered second.
+        second: String,
+    },
+    /// Two items of one kind share a name, so the report could not tell them apart.
+    #[error("two {what}s are named `{name}`: give each a distinct name")]
+    DuplicateName {
+        /// `hook`, `worker` or `readiness check`.
+        what: &'static str,
+        /// The shared name.
+        name: String,
+    },
+    /// The drain delay and the hooks' timeouts do not fit inside `grace`.
+    #[error(
+        "the shutdown does not fit in grace: drain_delay {} + hook timeouts {} = {} is more than grace {}; \
+         raise grace to at least {}, or shorten the drain delay or the hook timeouts",
+        fmt_duration(*drain_delay), fmt_duration(*hooks), fmt_duration(*drain_delay + *hooks),
+        fmt_duration(*grace), fmt_duration(*drain_delay + *hooks)
+    )]
+    Budget {
+        /// The configured grace.
+        grace: Duration,
+        /// The configured drain delay.
+        drain_delay: Duration,
+        /// The sum of every hook's timeout.
+        hooks: Duration,
+    },
+    /// The probes address does not parse or resolve.
+    #[error(
+        "probes address `{addr}` is not a socket address ({reason}): write e.g. \"0.0.0.0:8081\""
+    )]
+    ProbesAddr {
+        /// The address as given.
+        addr: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The probes address could not be bound.
+    #[error(
+        "cannot listen for probes on {addr}: {source}; another process may hold that port: \
+         stop it or choose another address with `probes`"
+    )]
+    ProbesBind {
+        /// The address.
+        addr: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    /// The runtime or the watchdog thread could not be started.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Formats a duration in the grammar the attributes accept: `1m30s`, `250ms`, `0s`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(winddown::fmt_duration(Duration::from_millis(90_250)), "1m30s250ms");
+/// assert_eq!(winddown::fmt_duration(Duration::ZERO), "0s");
+/// ```
+pub fn fmt_duration(d: Duration) -> String {
+    let mut ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+pub(crate) struct HookSpec<S> {
+    pub(crate) name: String,
+    pub(crate) order: u32,
+    pub(crate) timeout: Duration,
+    pub(crate) hook: Hook<S>,
+}
+
+/// Configures a service; finish with [`run`](Self::run) (inside your own runtime) or
+/// [`run_and_exit`](Self::run_and_exit) (builds the runtime and exits the process).
+///
+/// `S` is the state setup returns and hooks borrow; it is usually inferred.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use winddown::Service;
+///
+/// struct App { /* a database pool, say */ }
+///
+/// async fn close_db(_app: &App) -> Result<(), std::io::Error> { Ok(()) }
+/// async fn flush_logs() {}
+///
+/// fn main() {
+///     Service::builder("myservice")
+///         .grace(Duration::from_secs(40))
+///         .drain_delay(Duration::from_secs(10))
+///         .probes("0.0.0.0:8081")
+///         .on_shutdown("close_db", 1, Duration::from_secs(25), close_db)
+///         .on_shutdown("flush_logs", 2, Duration::from_secs(2), flush_logs)
+///         .run_and_exit(|_svc| async { Ok::<_, std::io::Error>(App {}) })
+/// }
+/// ```
+#[must_use = "a builder does nothing until `run` or `run_and_exit`"]
+pub struct Builder<S> {
+    pub(crate) name: String,
+    pub(crate) grace: Duration,
+    pub(crate) drain_delay: Duration,
+    pub(crate) probes: Option<Result<Vec<SocketAddr>, ConfigError>>,
+    pub(crate) signals: Vec<Signal>,
+    pub(crate) hooks: Vec<HookSpec<S>>,
+    pub(crate) workers: Vec<Worker>,
+    pub(crate) checks: Vec<Check>,
+}
+
+impl<S: Send + Sync + 'static> Builder<S> {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
+        Builder {
+            name: name.into(),
+            grace: DEFAULT_GRACE,
+            drain_delay: Duration::ZERO,
+            probes: None,
+            signals: vec![Signal::Term, Signal::Int],
+            hooks: Vec::new(),
+            workers: Vec::new(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// Bounds the whole shutdown, from the first signal to exit (default 30s).
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long everything keeps serving after readiness turns false, so load
+    /// balancers notice before intake closes (default 0s).
+    pub fn drain_delay(mut self, delay: Duration) -> Self {
+        self.drain_delay = delay;
+        self
+    }
+
+    /// Serves `GET /health` and `GET /ready` on `addr` (e.g. `"0.0.0.0:8081"`; port 0
+    /// picks a free port, see [`Service::probes_addr`](crate::Service::probes_addr)).
+    pub fn probes(mut self, addr: impl ToSocketAddrs + Display) -> Self {
+        let shown = addr.to_string();
+        self.probes = Some(match addr.to_socket_addrs() {
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                if addrs.is_empty() {
+                    Err(ConfigError::ProbesAddr {
+                        addr: shown,
+                        reason: "it resolves to no address".into(),
+                    })
+                } else {
+                    Ok(addrs)
+                }
+            }
+            Err(e) => Err(ConfigError::ProbesAddr {
+                addr: shown,
+                reason: e.to_string(),
+            }),
+        });
+        self
+    }
+
+    /// The signals that start the shutdown (default SIGTERM and SIGINT). A second
+    /// one, of any of these, exits at once with 128 + its number.
+    pub fn signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
+        self.signals = signals.into_iter().collect();
+        self.signals.dedup();
+        self
+    }
+
+    /// Adds a cleanup hook: an `async fn` taking nothing or `&S`, returning `()` or
+    /// `Result<(), E>`. Hooks run after workers stopped and calls drained, in
+    /// ascending `order`, each bounded by its `timeout`; one that fails, panics or
+    /// times out is reported and the next still runs.
+    pub fn on_shutdown<M>(
+        mut self,
+        name: impl Into<String>,
+        order: u32,
+        timeout: Duration,
+        hook: impl IntoHook<S, M>,
+    ) -> Self {
+        self.hooks.push(HookSpec {
+            name: name.into(),
+            order,
+            timeout,
+            hook: hook.into_hook(),
+        });
+        self
+    }
+
+    /// Starts a worker when the service starts (before setup). Workers built from
+    /// state that setup creates go through [`Service::spawn_worker`](crate::Service::spawn_worker).
+    pub fn worker(mut self, worker: impl IntoWorker) -> Self {
+        self.workers.push(worker.into_worker());
+        self
+    }
+
+    /// Adds a readiness check: `/ready` answers 200 only while every check returns
+    /// success within its timeout (a hang counts as a failure).
+    pub fn readiness_check<F, Fut>(
+        mut self,
+        name: impl Into<String>,
+        timeout: Duration,
+        check: F,
+    ) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoOutcome,
+    {
+        self.checks.push(Check::new(name.into(), timeout, check));
+        self
+    }
+
+    /// Checks the configuration: zero durations, duplicate names and orders, and
+    /// that the drain delay plus every hook's timeout fits inside `grace`.
+    pub fn build(mut self) -> Result<Config<S>, ConfigError> {
+        let zero = |what: String| ConfigError::ZeroDuration { what };
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::EmptyName { what: "service" });
+        }
+        if self.grace.is_zero() {
+            return Err(zero("`grace`".into()));
+        }
+        let probes = self.probes.take().transpose()?;
+        let mut names = HashSet::new();
+        for hook in &self.hooks {
+            if hook.name.trim().is_empty() {
+                return Err(ConfigError::EmptyName { what: "hook" });
+            }
+            if hook.timeout.is_zero() {
+                return Err(zero(format!("the timeout of hook `{}`", hook.name)));
+            }
+            unique(&mut names, "hook", &hook.name)?;
+        }
+        self.hooks.sort_by_key(|h| h.order);
+        if let Some(pair) = self.hooks.windows(2).find(|w| w[0].order == w[1].order) {
+            return Err(ConfigError::DuplicateOrder {
+                order: pair[0].order,
+                first: pair[0].name.clone(),
+                second: pair[1].name.clone(),
+            });
+        }
+        names.clear();
+        for worker in &self.workers {
+            if let Some(err) = worker.invalid() {
+                return Err(err);
+            }
+            unique(&mut names, "worker", worker.name())?;
+        }
+        names.clear();
+        for check in &self.checks {
+            if check.name.trim().is_empty() {
+                return Err(ConfigError::EmptyName {
+                    what: "readiness check",
+                });
+            }
+            if check.timeout.is_zero() {
+                return Err(zero(format!(
+                    "the timeout of readiness check `{}`",
+                    check.name
+                )));
+            }
+            unique(&mut names, "readiness check", &check.name)?;
+        }
+        let hooks: Duration = self.hooks.iter().map(|h| h.timeout).sum();
+        if self.drain_delay + hooks > self.grace {
+            return Err(ConfigError::Budget {
+                grace: self.grace,
+                drain_delay: self.drain_delay,
+                hooks,
+            });
+        }
+        Ok(Config {
+            name: self.name,
+            grace: self.grace,
+            drain_delay: self.drain_delay,
+            probes,
+            signals: self.signals,
+            hooks: self.hooks,
+            workers: self.workers,
+            checks: self.checks,
+        })
+    }
+}
+
+fn unique(seen: &mut HashSet<String>, what: &'static str, name: &str) -> Result<(), ConfigError> {
+    if seen.insert(name.to_owned()) {
+        Ok(())
+    } else {
+        Err(ConfigError::DuplicateName {
+            what,
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// A checked configuration, ready to run. Its values are readable, e.g. to check a
+/// Kubernetes manifest against them.
+pub struct Config<S> {
+    pub(crate) name: String,
+    pub(crate) grace: Duration,
+    pub(crate) drain_delay: Duration,
+    pub(crate) probes: Option<Vec<SocketAddr>>,
+    pub(crate) signals: Vec<Signal>,
+    pub(crate) hooks: Vec<HookSpec<S>>,
+    pub(crate) workers: Vec<Worker>,
+    pub(crate) checks: Vec<Check>,
+}
+
+impl<S> Config<S> {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The bound on the whole shutdown.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+    /// The delay between readiness turning false and intake closing.
+    pub fn drain_delay(&self) -> Duration {
+        self.drain_delay
+    }
+    /// The probes addresses, if probes are served.
+    pub fn probes(&self) -> Option<&[SocketAddr]> {
+        self.probes.as_deref()
+    }
+    /// The signals that start the shutdown.
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
+    /// The hooks as `(name, order, timeout)`, in the order they run.
+    pub fn hooks(&self) -> impl Iterator<Item = (&str, u32, Duration)> {
+        self.hooks
+            .iter()
+            .map(|h| (h.name.as_str(), h.order, h.timeout))
+    }
+}
+
+impl<S> Debug for Config<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("name", &self.name)
+            .field("grace", &self.grace)
+            .field("drain_delay", &self.drain_delay)
+            .field("probes", &self.probes)
+            .field("signals", &self.signals)
+            .field("hooks", &self.hooks().collect::<Vec<_>>())
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Service;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn err(b: Builder<()>) -> String {
+        b.build().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn zero_grace_is_refused() {
+        let e = err(Service::builder("svc").grace(Duration::ZERO));
+        assert!(e.starts_with("`grace` is zero"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_orders_name_both_hooks() {
+        let e = err(Service::builder("svc")
+            .on_shutdown("a", 2, S, || async {})
+            .on_shutdown("b", 2, S, || async {}));
+        assert_eq!(
+            e,
+            "hooks `a` and `b` both have order 2: give each hook its own order"
+        );
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let e = err(Service::builder("svc")
+            .on_shutdown("a", 1, S, || async {})
+            .on_shutdown("a", 2, S, || async {}));
+        assert!(e.contains("two hooks are named `a`"), "{e}");
+        let e = err(Service::builder("svc")
+            .worker(crate::Worker::run_fn("w", |_q| async {}))
+            .worker(crate::Worker::run_fn("w", |_q| async {})));
+        assert!(e.contains("two workers are named `w`"), "{e}");
+    }
+
+    #[test]
+    fn the_budget_gives_the_numbers_and_the_fix() {
+        let e = err(Service::builder("svc")
+            .grace(Duration::from_secs(30))
+            .drain_delay(Duration::from_secs(10))
+            .on_shutdown("db", 1, Duration::from_secs(25), || async {}));
+        assert_eq!(
+            e,
+            "the shutdown does not fit in grace: drain_delay 10s + hook timeouts 25s = 35s is more \
+             than grace 30s; raise grace to at least 35s, or shorten the drain delay or the hook timeouts"
+        );
+    }
+
+    #[test]
+    fn zero_timeouts_and_empty_names_are_refused() {
+        assert!(
+            err(Service::builder("svc").on_shutdown("h", 1, Duration::ZERO, || async {}))
+                .contains("the timeout of hook `h` is zero")
+        );
+        assert!(err(Service::builder("")).contains("service name is empty"));
+        assert!(
+            err(Service::builder("svc").readiness_check("db", Duration::ZERO, || async {}))
+                .contains("readiness check `db` is zero")
+        );
+    }
+
+    #[test]
+    fn a_bare_port_is_not_an_address() {
+        let e = err(Service::builder("svc").probes("8080"));
+        assert!(
+            e.starts_with("probes address `8080` is not a socket address"),
+            "{e}"
+        );
+        assert!(e.ends_with("write e.g. \"0.0.0.0:8081\""), "{e}");
+    }
+
+    #[test]
+    fn a_valid_config_is_readable_in_run_order() {
+        let c = Service::builder::<()>("svc")
+            .grace(Duration::from_secs(40))
+            .drain_delay(Duration::from_secs(10))
+            .probes("127.0.0.1:0")
+            .on_shutdown("second", 2, S, || async {})
+            .on_shutdown("first", 1, S, || async {})
+            .build()
+            .unwrap();
+        let order: Vec<_> = c.hooks().map(|(n, o, _)| (n, o)).collect();
+        assert_eq!(order, [("first", 1), ("second", 2)]);
+        assert_eq!(c.grace(), Duration::from_secs(40));
+        assert_eq!(c.probes().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,216 @@
+//! Liveness and readiness: the state behind `/ready`, readiness checks, and the
+//! hyper server answering `GET /health` and `GET /ready`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, join_all};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tracing::{debug, warn};
+
+use crate::outcome::{IntoOutcome, panic_message};
+
+const STARTING: u8 = 0;
+const READY: u8 = 1;
+const STOPPING: u8 = 2;
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most a connection may buffer: probes are tiny requests.
+const MAX_BUF: usize = 16 * 1024;
+
+type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// One readiness check: a name, a timeout, and the check itself.
+#[derive(Clone)]
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) timeout: Duration,
+    f: CheckFn,
+}
+
+impl Check {
+    pub(crate) fn new<F, Fut>(name: String, timeout: Duration, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoOutcome,
+    {
+        Check {
+            name,
+            timeout,
+            f: Arc::new(move || {
+                let fut = check();
+                Box::pin(async move { fut.await.into_outcome() })
+            }),
+        }
+    }
+
+    /// Runs the check bounded by its timeout; a hang or a panic is a failure.
+    async fn run(&self) -> Result<(), String> {
+        let fut = AssertUnwindSafe((self.f)()).catch_unwind();
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(format!("panicked: {}", panic_message(&*panic))),
+            Err(_) => Err(format!("timed out after {}ms", self.timeout.as_millis())),
+        }
+    }
+}
+
+/// What `/ready` answers: starting, ready (if every check passes), or stopping.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    state: AtomicU8,
+    checks: Mutex<Vec<Check>>,
+}
+
+impl Readiness {
+    /// Setup finished: ready, unless the shutdown has already begun.
+    pub(crate) fn set_ready(&self) {
+        let _ = self
+            .state
+            .compare_exchange(STARTING, READY, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_stopping(&self) {
+        self.state.store(STOPPING, Ordering::SeqCst);
+    }
+
+    pub(crate) fn add_check(&self, check: Check) {
+        self.checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(check);
+    }
+
+    /// `Ok` when ready; otherwise why not, as `/ready`'s body says it.
+    pub(crate) async fn status(&self) -> Result<(), String> {
+        match self.state.load(Ordering::SeqCst) {
+            STARTING => return Err("starting".into()),
+            STOPPING => return Err("shutting down".into()),
+            _ => {}
+        }
+        let checks = self
+            .checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let results = join_all(checks.iter().map(|c| c.run())).await;
+        let failures: Vec<String> = checks
+            .iter()
+            .zip(results)
+            .filter_map(|(c, r)| r.err().map(|e| format!("check {} failed: {e}", c.name)))
+            .collect();
+        if failures.is_empty() {
+            // A shutdown that began while the checks ran wins.
+            if self.state.load(Ordering::SeqCst) == STOPPING {
+                return Err("shutting down".into());
+            }
+            Ok(())
+        } else {
+            Err(failures.join("; "))
+        }
+    }
+}
+
+/// Binds the probes address; a taken port is a clear start-up error.
+pub(crate) async fn bind(addrs: &[SocketAddr]) -> Result<TcpListener, crate::ConfigError> {
+    TcpListener::bind(addrs)
+        .await
+        .map_err(|source| crate::ConfigError::ProbesBind {
+            addr: addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            source,
+        })
+}
+
+/// Serves `/health` and `/ready` until the process exits. Each connection is its
+/// own task with a header-read timeout and a small buffer, so a slow or malformed
+/// client disturbs nothing else.
+pub(crate) fn serve(listener: TcpListener, readiness: Arc<Readiness>, service: String) {
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off, never spin.
+                    warn!(%service, phase = "probes", %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let readiness = readiness.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let readiness = readiness.clone();
+                    async move { Ok::<_, Infallible>(answer(req, &readiness).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .max_buf_size(MAX_BUF)
+                    .serve_connection(TokioIo::new(stream), svc);
+                if let Err(error) = conn.await {
+                    debug!(phase = "probes", %peer, %error, "probe connection ended with an error");
+                }
+            });
+        }
+    });
+}
+
+async fn answer(req: Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    if path != "/health" && path != "/ready" {
+        return text(StatusCode::NOT_FOUND, "not found: use /health or /ready");
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut rsp = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: use GET",
+        );
+        rsp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return rsp;
+    }
+    if path == "/health" {
+        return text(StatusCode::OK, "ok");
+    }
+    match readiness.status().await {
+        Ok(()) => text(StatusCode::OK, "ready"),
+        Err(why) => {
+            let mut rsp = text(StatusCode::SERVICE_UNAVAILABLE, &why);
+            if why == "shutting down" {
+                rsp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            rsp
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut rsp = Response::new(Full::new(Bytes::from(format!("{body}\n"))));
+    *rsp.status_mut() = status;
+    rsp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    rsp
+}

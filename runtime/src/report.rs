@@ -1,0 +1,198 @@
+//! The report of a shutdown: every step, its outcome and its duration, and the exit code.
+
+use std::fmt;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::shutdown::Cause;
+
+/// Which part of the sequence a [`Step`] belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// The setup function.
+    Setup,
+    /// Readiness turned false.
+    Readiness,
+    /// The wait for load balancers to notice.
+    DrainDelay,
+    /// Intake closed.
+    Intake,
+    /// One worker stopping.
+    Worker,
+    /// The calls in flight draining.
+    InFlight,
+    /// One `on_shutdown` hook.
+    Hook,
+}
+
+impl Phase {
+    /// A short lowercase name, as used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Setup => "setup",
+            Phase::Readiness => "readiness",
+            Phase::DrainDelay => "drain_delay",
+            Phase::Intake => "intake",
+            Phase::Worker => "worker",
+            Phase::InFlight => "in_flight",
+            Phase::Hook => "hook",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a step ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It finished cleanly.
+    Ok,
+    /// It returned an error (the message).
+    Failed(String),
+    /// It panicked (the panic message).
+    Panicked(String),
+    /// It did not finish within its time and was abandoned.
+    TimedOut(Duration),
+    /// It did not run (the reason).
+    Skipped(String),
+}
+
+impl Outcome {
+    /// Whether this outcome makes the exit code 1.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::TimedOut(_)
+        )
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed(_) => "failed",
+            Outcome::Panicked(_) => "panicked",
+            Outcome::TimedOut(_) => "timed out",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Failed(e) => write!(f, "failed: {e}"),
+            Outcome::Panicked(e) => write!(f, "panicked: {e}"),
+            Outcome::TimedOut(after) => write!(f, "timed out after {}ms", after.as_millis()),
+            Outcome::Skipped(why) => write!(f, "skipped: {why}"),
+        }
+    }
+}
+
+/// One step of the shutdown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The part of the sequence.
+    pub phase: Phase,
+    /// What ran: the hook's or worker's name, or the phase's.
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// What happened during a shutdown, returned by [`Config::run`](crate::Config::run)
+/// and logged before the process exits.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The service's name.
+    pub service: String,
+    /// What started the shutdown.
+    pub cause: Cause,
+    /// Every step, in the order they ended within each phase.
+    pub steps: Vec<Step>,
+    /// From the start of the shutdown to the end of the last hook.
+    pub total: Duration,
+}
+
+impl Report {
+    /// `0` when every step finished cleanly, `1` otherwise (a failed setup and a
+    /// critical worker stopping count as failures).
+    pub fn exit_code(&self) -> i32 {
+        let failed = self.steps.iter().any(|s| s.outcome.is_failure())
+            || matches!(self.cause, Cause::SetupFailed | Cause::CriticalWorker(_));
+        i32::from(failed)
+    }
+
+    /// Whether the exit code is 0.
+    pub fn is_clean(&self) -> bool {
+        self.exit_code() == 0
+    }
+
+    /// The step named `name` in `phase`, if it ran.
+    pub fn step(&self, phase: Phase, name: &str) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| s.phase == phase && s.name == name)
+    }
+
+    /// Logs every step and the summary through `tracing`.
+    pub(crate) fn log(&self) {
+        for step in &self.steps {
+            let elapsed_ms = step.elapsed.as_millis() as u64;
+            let (service, phase, name) = (&self.service, step.phase.as_str(), &step.name);
+            match &step.outcome {
+                o if o.is_failure() => {
+                    error!(%service, phase, step = %name, outcome = %o, elapsed_ms, "report")
+                }
+                Outcome::Skipped(_) => {
+                    warn!(%service, phase, step = %name, outcome = %step.outcome, elapsed_ms, "report")
+                }
+                o => info!(%service, phase, step = %name, outcome = %o, elapsed_ms, "report"),
+            }
+        }
+        let total_ms = self.total.as_millis() as u64;
+        let exit_code = self.exit_code();
+        if exit_code == 0 {
+            info!(service = %self.service, cause = %self.cause, total_ms, exit_code, "shutdown complete");
+        } else {
+            error!(service = %self.service, cause = %self.cause, total_ms, exit_code, "shutdown complete with failures");
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "shutdown of {} ({}) in {}ms, exit code {}",
+            self.service,
+            self.cause,
+            self.total.as_millis(),
+            self.exit_code()
+        )?;
+        for step in &self.steps {
+            writeln!(
+                f,
+                "  {:<11} {:<24} {:<9} {:>6}ms  {}",
+                step.phase,
+                step.name,
+                step.outcome.label(),
+                step.elapsed.as_millis(),
+                match &step.outcome {
+                    Outcome::Ok => String::new(),
+                    other => other.to_string(),
+                }
+            )?;
+        }
+        Ok(())
+    }
+}

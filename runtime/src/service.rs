@@ -1,0 +1,447 @@
+//! The `Service` handle given to setup, and the run: start, setup, wait, wind down.
+
+use std::collections::HashMap;
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::join_all;
+use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tracing::{error, info, warn};
+
+use crate::config::{Builder, Config, ConfigError};
+use crate::outcome::{IntoOutcome, panic_message};
+use crate::probes::{self, Check, Readiness};
+use crate::report::{Outcome, Phase, Report, Step};
+use crate::shutdown::{Cause, Quit, Shutdown};
+use crate::tracking::{self, InFlight, ShuttingDown};
+use crate::watchdog::{Progress, Watchdog};
+use crate::workers::{self, IntoWorker, Running};
+use crate::{hooks, logging, notify, signal};
+
+/// The running service, as setup sees it: start workers, register readiness
+/// checks, track calls, and reach the [`Shutdown`] handle.
+///
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    core: Arc<Core>,
+}
+
+struct Core {
+    name: String,
+    shutdown: Shutdown,
+    in_flight: InFlight,
+    intake: CancellationToken,
+    quit: CancellationToken,
+    readiness: Arc<Readiness>,
+    workers: Mutex<Vec<Running>>,
+    worker_names: Mutex<HashMap<String, usize>>,
+    probes_addr: Option<SocketAddr>,
+    progress: Arc<Progress>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Service {
+    /// Starts configuring a service named `name`.
+    pub fn builder<S: Send + Sync + 'static>(name: impl Into<String>) -> Builder<S> {
+        Builder::new(name)
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// Starts a worker now: a [`Worker`](crate::Worker) or a `#[worker]` struct. It
+    /// is told to quit at shutdown and reported. A worker with invalid settings (a
+    /// zero period) does not start and is reported as failed; a name already taken
+    /// gets a `#2` suffix.
+    pub fn spawn_worker(&self, worker: impl IntoWorker) {
+        let mut worker = worker.into_worker();
+        {
+            let mut names = lock(&self.core.worker_names);
+            let seen = names.entry(worker.name().to_owned()).or_insert(0);
+            *seen += 1;
+            if *seen > 1 {
+                let renamed = format!("{}#{}", worker.name(), seen);
+                worker = worker.named(renamed);
+            }
+        }
+        let quit = Quit::new(self.core.quit.child_token());
+        let running = workers::start(worker, quit, self.core.shutdown.clone());
+        lock(&self.core.workers).push(running);
+    }
+
+    /// The handle that triggers the shutdown and tells whether it has started.
+    pub fn shutdown(&self) -> Shutdown {
+        self.core.shutdown.clone()
+    }
+
+    /// The service's calls in flight (what the shutdown drains).
+    pub fn in_flight(&self) -> InFlight {
+        self.core.in_flight.clone()
+    }
+
+    /// Runs `fut` counted in flight from this call on, or returns [`ShuttingDown`]
+    /// if intake had closed. See [`InFlight::track`].
+    pub fn track<F: Future>(
+        &self,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, ShuttingDown>> + use<F> {
+        self.core.in_flight.track(fut)
+    }
+
+    /// Adds a readiness check from setup, for checks that need state setup built
+    /// (a database pool, say). A zero timeout is reported by `/ready` as a failing check.
+    pub fn readiness_check<F, Fut>(&self, name: impl Into<String>, timeout: Duration, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoOutcome,
+    {
+        let name = name.into();
+        let check = if timeout.is_zero() {
+            let err = ConfigError::ZeroDuration {
+                what: format!("the timeout of readiness check `{name}`"),
+            };
+            error!(service = %self.core.name, check = %name, error = %err, "readiness check refused");
+            let msg = err.to_string();
+            Check::new(name, Duration::from_secs(1), move || {
+                let msg = msg.clone();
+                async move { Err::<(), String>(msg) }
+            })
+        } else {
+            Check::new(name, timeout, check)
+        };
+        self.core.readiness.add_check(check);
+    }
+
+    /// Completes when intake closes: a server stops accepting then. Servers from
+    /// the integrations watch it for you.
+    pub fn intake_closed(&self) -> WaitForCancellationFuture<'_> {
+        self.core.intake.cancelled()
+    }
+
+    /// The address the probes server is bound to (useful with port 0).
+    pub fn probes_addr(&self) -> Option<SocketAddr> {
+        self.core.probes_addr
+    }
+}
+
+impl Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("name", &self.core.name)
+            .field("probes_addr", &self.core.probes_addr)
+            .field("in_flight", &self.core.in_flight.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync + 'static> Builder<S> {
+    /// [`build`](Builder::build)s, then [`Config::run`]s.
+    pub async fn run<F, Fut, E>(self, setup: F) -> Result<Report, ConfigError>
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        self.build()?.run(setup).await
+    }
+
+    /// [`build`](Builder::build)s, then [`Config::run_and_exit`]; a configuration
+    /// error is logged and exits with code 1.
+    pub fn run_and_exit<F, Fut, E>(self, setup: F) -> !
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        logging::init();
+        let name = self.name.clone();
+        match self.build() {
+            Ok(config) => config.run_and_exit(setup),
+            Err(e) => exit(&name, &e),
+        }
+    }
+}
+
+fn exit(service: &str, e: &ConfigError) -> ! {
+    error!(%service, error = %e, exit_code = 1, "cannot start");
+    let _ = std::io::stderr().flush();
+    std::process::exit(1)
+}
+
+impl<S: Send + Sync + 'static> Config<S> {
+    /// Runs the service inside the current tokio runtime (multi-threaded, with time
+    /// and I/O enabled): installs signal handlers, binds the probes, starts the
+    /// workers, runs `setup`, waits for the shutdown to start, winds down, and
+    /// returns the [`Report`].
+    ///
+    /// `grace` is enforced by a watchdog thread that exits the process with code 1
+    /// when it runs out, and a second signal exits at once: both end the process
+    /// even here.
+    pub async fn run<F, Fut, E>(mut self, setup: F) -> Result<Report, ConfigError>
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        let in_flight = InFlight::new();
+        let progress = Arc::new(Progress::default());
+        let watchdog = Watchdog::spawn(
+            self.name.clone(),
+            self.grace,
+            progress.clone(),
+            in_flight.clone(),
+        )
+        .map_err(ConfigError::Runtime)?;
+        let shutdown = Shutdown::new(self.name.clone(), watchdog);
+        let listener = match &self.probes {
+            Some(addrs) => Some(probes::bind(addrs).await?),
+            None => None,
+        };
+        signal::listen(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
+
+        let readiness = Arc::new(Readiness::default());
+        for check in &self.checks {
+            readiness.add_check(check.clone());
+        }
+        let probes_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        if let (Some(listener), Some(addr)) = (listener, probes_addr) {
+            info!(service = %self.name, phase = "start", %addr, "probes listening on /health and /ready");
+            probes::serve(listener, readiness.clone(), self.name.clone());
+        }
+        let svc = Service {
+            core: Arc::new(Core {
+                name: self.name.clone(),
+                shutdown: shutdown.clone(),
+                in_flight: in_flight.clone(),
+                intake: CancellationToken::new(),
+                quit: CancellationToken::new(),
+                readiness,
+                workers: Mutex::default(),
+                worker_names: Mutex::default(),
+                probes_addr,
+                progress,
+            }),
+        };
+        tracking::set_current(Some(in_flight));
+        let name = self.name.clone();
+        for worker in std::mem::take(&mut self.workers) {
+            svc.spawn_worker(worker);
+        }
+
+        info!(service = %name, phase = "setup", "starting");
+        let started = Instant::now();
+        let pending = svc.core.progress.enter("setup");
+        let setup = AssertUnwindSafe(setup(svc.clone())).catch_unwind().await;
+        drop(pending);
+        let elapsed = started.elapsed();
+        let (state, setup_failure) = match setup {
+            Ok(Ok(state)) => (Some(Arc::new(state)), None),
+            Ok(Err(e)) => (None, Some(Outcome::Failed(format!("{e:#}")))),
+            Err(panic) => (None, Some(Outcome::Panicked(panic_message(&*panic)))),
+        };
+        // Readiness turns true only if nothing has started the shutdown meanwhile.
+        let served = setup_failure.is_none() && !shutdown.is_triggered();
+        let setup_step = match setup_failure {
+            None => {
+                if served {
+                    svc.core.readiness.set_ready();
+                    notify::ready();
+                }
+                info!(service = %name, phase = "setup", elapsed_ms = elapsed.as_millis() as u64, ready = served, "setup finished");
+                None
+            }
+            Some(outcome) => {
+                error!(service = %name, phase = "setup", %outcome, "setup did not finish");
+                shutdown.trigger_with(Cause::SetupFailed);
+                Some(Step {
+                    phase: Phase::Setup,
+                    name: "setup".into(),
+                    outcome,
+                    elapsed,
+                })
+            }
+        };
+
+        shutdown.triggered().await;
+        Ok(wind_down(&self, &svc.core, state, served, setup_step).await)
+    }
+
+    /// Builds a multi-threaded tokio runtime, installs a tracing subscriber unless
+    /// one is set (`RUST_LOG` respected, `info` by default, to stderr), runs the
+    /// service and exits the process with the report's exit code. This is what
+    /// `#[service]` calls.
+    ///
+    /// The runtime is never dropped, so a `spawn_blocking` task that never returns
+    /// cannot hold the exit.
+    pub fn run_and_exit<F, Fut, E>(self, setup: F) -> !
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        logging::init();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => exit(&self.name, &ConfigError::Runtime(e)),
+        };
+        let name = self.name.clone();
+        let code = match runtime.block_on(self.run(setup)) {
+            Ok(report) => report.exit_code(),
+            Err(e) => exit(&name, &e),
+        };
+        let _ = std::io::stderr().flush();
+        std::process::exit(code)
+    }
+}
+
+/// The shutdown sequence, step by step, once it has been triggered.
+async fn wind_down<S: Send + Sync + 'static>(
+    config: &Config<S>,
+    core: &Core,
+    state: Option<Arc<S>>,
+    served: bool,
+    setup_step: Option<Step>,
+) -> Report {
+    let service = core.name.as_str();
+    let started = Instant::from_std(
+        core.shutdown
+            .started_at()
+            .unwrap_or_else(std::time::Instant::now),
+    );
+    let deadline = started + config.grace;
+    let mut steps: Vec<Step> = setup_step.into_iter().collect();
+    let step = |phase, name: &str, outcome, since: Instant| Step {
+        phase,
+        name: name.to_owned(),
+        outcome,
+        elapsed: since.elapsed(),
+    };
+
+    // 1. Readiness turns false: /ready answers 503, systemd hears STOPPING=1.
+    let t = Instant::now();
+    core.readiness.set_stopping();
+    notify::stopping(config.grace);
+    info!(%service,
+        phase = "readiness",
+        "readiness is false: /ready answers 503"
+    );
+    steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
+
+    // 2. Drain delay: everything keeps serving while load balancers notice.
+    if !config.drain_delay.is_zero() {
+        let t = Instant::now();
+        if served {
+            let _pending = core.progress.enter("drain delay");
+            info!(%service,
+                phase = "drain_delay",
+                delay_ms = config.drain_delay.as_millis() as u64,
+                "still serving while load balancers notice"
+            );
+            tokio::time::sleep(config.drain_delay).await;
+            steps.push(step(Phase::DrainDelay, "drain delay", Outcome::Ok, t));
+        } else {
+            let why =
+                Outcome::Skipped("the service was never ready, so no traffic was sent here".into());
+            steps.push(step(Phase::DrainDelay, "drain delay", why, t));
+        }
+    }
+
+    // 3. Intake closes: new tracked calls get ShuttingDown, servers stop accepting.
+    let t = Instant::now();
+    core.in_flight.close();
+    core.intake.cancel();
+    info!(%service,
+        phase = "intake",
+        in_flight = core.in_flight.len(),
+        "intake closed"
+    );
+    steps.push(step(Phase::Intake, "intake", Outcome::Ok, t));
+
+    // 4. Workers quit, all at once, while calls in flight drain: both within what
+    //    grace leaves after the hooks' timeouts, so the hooks always get their time.
+    let hooks_time: Duration = config.hooks.iter().map(|h| h.timeout).sum();
+    let budget = deadline
+        .checked_sub(hooks_time)
+        .unwrap_or(started)
+        .saturating_duration_since(Instant::now());
+    core.quit.cancel();
+    let running = std::mem::take(&mut *lock(&core.workers));
+    let stop_workers = join_all(running.into_iter().map(|worker| async move {
+        let t = Instant::now();
+        let _pending = core.progress.enter(format!("worker {}", worker.name));
+        let name = worker.name.clone();
+        let outcome = worker.stop(budget).await;
+        log_step(service, Phase::Worker, &name, &outcome);
+        step(Phase::Worker, &name, outcome, t)
+    }));
+    let drain = async {
+        let t = Instant::now();
+        let _pending = core.progress.enter("in-flight calls");
+        let outcome = match tokio::time::timeout(budget, core.in_flight.wait()).await {
+            Ok(()) => Outcome::Ok,
+            Err(_) => {
+                warn!(%service,
+                    phase = "in_flight",
+                    still = core.in_flight.len(),
+                    budget_ms = budget.as_millis() as u64,
+                    "calls still in flight: leaving them so the hooks get their time"
+                );
+                Outcome::TimedOut(budget)
+            }
+        };
+        step(Phase::InFlight, "in-flight calls", outcome, t)
+    };
+    let (worker_steps, drain_step) = tokio::join!(stop_workers, drain);
+    steps.extend(worker_steps);
+    steps.push(drain_step);
+
+    // 5. Hooks, in ascending order, each bounded by its timeout; a failure never
+    //    stops the next one.
+    for hook in &config.hooks {
+        let t = Instant::now();
+        let _pending = core.progress.enter(format!("hook {}", hook.name));
+        info!(%service, phase = "hook", hook = %hook.name, order = hook.order, timeout_ms = hook.timeout.as_millis() as u64, "hook started");
+        let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
+        log_step(service, Phase::Hook, &hook.name, &outcome);
+        steps.push(step(Phase::Hook, &hook.name, outcome, t));
+    }
+
+    // 6. The report: logged, handed back, and the watchdog stands down.
+    core.shutdown.watchdog().finish();
+    let report = Report {
+        service: service.to_owned(),
+        cause: core.shutdown.cause().unwrap_or(Cause::Triggered),
+        steps,
+        total: started.elapsed(),
+    };
+    report.log();
+    report
+}
+
+fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {
+    let phase = phase.as_str();
+    if outcome.is_failure() {
+        error!(%service, phase, step = name, %outcome, "step failed");
+    } else {
+        info!(%service, phase, step = name, %outcome, "step done");
+    }
+}

@@ -1,0 +1,383 @@
+//! Workers: periodic ones that tick, and ones that own their loop and watch `Quit`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, error, info, warn};
+
+use crate::outcome::{IntoOutcome, panic_message};
+use crate::report::Outcome;
+use crate::shutdown::{Cause, Quit, Shutdown};
+
+/// The default bound on a worker's stop: 5 seconds.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A worker that does one unit of work every period: what `#[worker(every = "…")]`
+/// generates, and what builder users implement by hand.
+///
+/// A tick in progress is allowed to finish at shutdown; the wait for the next one
+/// ends at once. An error from a tick is logged and the loop goes on; a panic ends
+/// the worker and is reported.
+///
+/// ```
+/// struct Cleanup;
+///
+/// impl winddown::Periodic for Cleanup {
+///     type Output = Result<(), std::io::Error>;
+///     async fn tick(&mut self) -> Self::Output {
+///         Ok(())
+///     }
+/// }
+///
+/// let worker = winddown::Worker::every(std::time::Duration::from_secs(5), Cleanup);
+/// assert_eq!(worker.name(), "Cleanup");
+/// ```
+pub trait Periodic: Send + 'static {
+    /// `()` or `Result<(), E>`.
+    type Output: IntoOutcome;
+    /// One unit of periodic work.
+    fn tick(&mut self) -> impl Future<Output = Self::Output> + Send;
+}
+
+/// A worker that owns its loop and stops when told through [`Quit`]: what
+/// `#[worker]` without `every` generates.
+///
+/// If it ignores `quit`, it is aborted at its stop timeout and reported.
+pub trait RunLoop: Send + 'static {
+    /// `()` or `Result<(), E>`.
+    type Output: IntoOutcome;
+    /// The worker's whole life; return once `quit` is cancelled.
+    fn run(&mut self, quit: Quit) -> impl Future<Output = Self::Output> + Send;
+}
+
+type Body = Box<dyn FnOnce(Quit, WorkerCtx) -> BoxFuture<'static, Result<(), String>> + Send>;
+
+/// A worker ready to start: its name, its stop timeout, whether it is critical,
+/// and its body. Start it with [`Builder::worker`](crate::Builder::worker) or
+/// [`Service::spawn_worker`](crate::Service::spawn_worker).
+pub struct Worker {
+    name: String,
+    every: Option<Duration>,
+    stop_timeout: Duration,
+    critical: bool,
+    body: Body,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.name)
+            .field("every", &self.every)
+            .field("stop_timeout", &self.stop_timeout)
+            .field("critical", &self.critical)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a worker's loop needs to log.
+#[derive(Clone)]
+pub(crate) struct WorkerCtx {
+    service: String,
+    worker: String,
+}
+
+impl Worker {
+    /// A periodic worker calling `worker.tick()` every `every`, the first time one
+    /// period after it starts. Named after the type, e.g. `Cleanup`.
+    pub fn every<P: Periodic>(every: Duration, worker: P) -> Self {
+        Self::new(type_name::<P>(), Some(every), move |quit, ctx| {
+            Box::pin(tick_loop(every, worker, quit, ctx))
+        })
+    }
+
+    /// A periodic worker from a closure, for work that needs no struct.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = winddown::Worker::every_fn("metrics", Duration::from_secs(10), || async {
+    ///     // push metrics
+    /// });
+    /// assert_eq!(w.name(), "metrics");
+    /// ```
+    pub fn every_fn<F, Fut>(name: impl Into<String>, every: Duration, tick: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoOutcome,
+    {
+        Self::every(every, FnTick(tick)).named(name)
+    }
+
+    /// A worker that owns its loop, calling `worker.run(quit)` once. Named after
+    /// the type.
+    pub fn run<R: RunLoop>(mut worker: R) -> Self {
+        Self::new(type_name::<R>(), None, move |quit, _ctx| {
+            Box::pin(async move { worker.run(quit).await.into_outcome() })
+        })
+    }
+
+    /// A worker that owns its loop, from a closure given the [`Quit`].
+    ///
+    /// ```
+    /// let w = winddown::Worker::run_fn("consumer", |quit| async move {
+    ///     quit.cancelled().await;
+    /// });
+    /// assert_eq!(w.name(), "consumer");
+    /// ```
+    pub fn run_fn<F, Fut>(name: impl Into<String>, run: F) -> Self
+    where
+        F: FnOnce(Quit) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoOutcome,
+    {
+        Self::new(name.into(), None, move |quit, _ctx| {
+            Box::pin(async move { run(quit).await.into_outcome() })
+        })
+    }
+
+    fn new(
+        name: String,
+        every: Option<Duration>,
+        body: impl FnOnce(Quit, WorkerCtx) -> BoxFuture<'static, Result<(), String>> + Send + 'static,
+    ) -> Self {
+        Worker {
+            name,
+            every,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            critical: false,
+            body: Box::new(body),
+        }
+    }
+
+    /// Renames the worker (in logs and the report).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Bounds the worker's stop (default 5s): past it the worker is aborted and
+    /// reported as timed out.
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// Marks the worker critical: if it panics or ends before it is told to quit,
+    /// the service shuts down (and exits 1).
+    pub fn critical(mut self) -> Self {
+        self.critical = true;
+        self
+    }
+
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What is wrong with this worker's settings, if anything.
+    pub(crate) fn invalid(&self) -> Option<crate::ConfigError> {
+        use crate::ConfigError;
+        if self.name.trim().is_empty() {
+            return Some(ConfigError::EmptyName { what: "worker" });
+        }
+        if self.every == Some(Duration::ZERO) {
+            return Some(ConfigError::ZeroDuration {
+                what: format!("`every` of worker `{}`", self.name),
+            });
+        }
+        if self.stop_timeout.is_zero() {
+            return Some(ConfigError::ZeroDuration {
+                what: format!("`stop_timeout` of worker `{}`", self.name),
+            });
+        }
+        None
+    }
+}
+
+/// Anything that can be started as a worker: a [`Worker`], or a struct carrying
+/// `#[worker]`.
+pub trait IntoWorker {
+    /// The worker, with its name and settings.
+    fn into_worker(self) -> Worker;
+}
+
+impl IntoWorker for Worker {
+    fn into_worker(self) -> Worker {
+        self
+    }
+}
+
+struct FnTick<F>(F);
+
+impl<F, Fut> Periodic for FnTick<F>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoOutcome,
+{
+    type Output = Fut::Output;
+    fn tick(&mut self) -> impl Future<Output = Fut::Output> + Send {
+        (self.0)()
+    }
+}
+
+async fn tick_loop<P: Periodic>(
+    every: Duration,
+    mut worker: P,
+    quit: Quit,
+    ctx: WorkerCtx,
+) -> Result<(), String> {
+    let mut interval = tokio::time::interval_at(Instant::now() + every, every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = quit.cancelled() => return Ok(()),
+            _ = interval.tick() => {}
+        }
+        let started = Instant::now();
+        // A tick in progress finishes even if quit arrives meanwhile.
+        match worker.tick().await.into_outcome() {
+            Ok(()) => debug!(
+                service = %ctx.service,
+                worker = %ctx.worker,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "tick done"
+            ),
+            Err(error) => warn!(
+                service = %ctx.service,
+                worker = %ctx.worker,
+                %error,
+                "tick failed; the worker goes on"
+            ),
+        }
+    }
+}
+
+/// A started worker.
+pub(crate) struct Running {
+    pub(crate) name: String,
+    stop_timeout: Duration,
+    handle: Option<JoinHandle<Outcome>>,
+    /// Set when the worker could not start (bad settings).
+    refused: Option<Outcome>,
+}
+
+/// Starts `worker` on the runtime. A panic or an early end is logged at once;
+/// a critical worker's triggers the shutdown.
+pub(crate) fn start(worker: Worker, quit: Quit, shutdown: Shutdown) -> Running {
+    if let Some(err) = worker.invalid() {
+        error!(service = %shutdown.service(), worker = %worker.name, error = %err, "worker not started");
+        return Running {
+            name: worker.name,
+            stop_timeout: Duration::ZERO,
+            handle: None,
+            refused: Some(Outcome::Failed(format!("not started: {err}"))),
+        };
+    }
+    let Worker {
+        name,
+        stop_timeout,
+        critical,
+        body,
+        ..
+    } = worker;
+    let ctx = WorkerCtx {
+        service: shutdown.service().to_owned(),
+        worker: name.clone(),
+    };
+    info!(service = %ctx.service, worker = %name, critical, "worker started");
+    let fut = body(quit.clone(), ctx.clone());
+    let handle = tokio::spawn(async move {
+        let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(())) => Outcome::Ok,
+            Ok(Err(e)) => Outcome::Failed(e),
+            Err(panic) => Outcome::Panicked(panic_message(&*panic)),
+        };
+        if !quit.is_cancelled() {
+            let (service, worker) = (&ctx.service, &ctx.worker);
+            match &outcome {
+                Outcome::Ok => {
+                    warn!(%service, %worker, critical, "worker ended before it was told to quit")
+                }
+                other => error!(%service, %worker, critical, outcome = %other, "worker stopped"),
+            }
+            if critical {
+                shutdown.trigger_with(Cause::CriticalWorker(ctx.worker.clone()));
+            }
+        }
+        outcome
+    });
+    Running {
+        name,
+        stop_timeout,
+        handle: Some(handle),
+        refused: None,
+    }
+}
+
+impl Running {
+    /// Waits for the worker to end (it has been told to quit), at most its stop
+    /// timeout or `budget`, whichever is shorter; past that it is aborted.
+    pub(crate) async fn stop(mut self, budget: Duration) -> Outcome {
+        if let Some(refused) = self.refused.take() {
+            return refused;
+        }
+        let Some(mut handle) = self.handle.take() else {
+            return Outcome::Ok;
+        };
+        let limit = self.stop_timeout.min(budget);
+        match tokio::time::timeout(limit, &mut handle).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(join)) => Outcome::Failed(format!("worker task ended abnormally: {join}")),
+            Err(_) => {
+                handle.abort();
+                Outcome::TimedOut(limit)
+            }
+        }
+    }
+}
+
+/// `my_crate::jobs::Cleanup<T>` → `Cleanup`.
+fn type_name<T>() -> String {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Generic<T>(T);
+    impl<T: Send + 'static> Periodic for Generic<T> {
+        type Output = ();
+        async fn tick(&mut self) {}
+    }
+
+    #[test]
+    fn names_default_to_the_type() {
+        assert_eq!(
+            Worker::every(Duration::from_secs(1), Generic(1u8)).name(),
+            "Generic"
+        );
+    }
+
+    #[test]
+    fn zero_settings_are_reported() {
+        let w = Worker::every_fn("w", Duration::ZERO, || async {});
+        assert!(
+            w.invalid()
+                .unwrap()
+                .to_string()
+                .contains("`every` of worker `w`")
+        );
+        let w = Worker::run_fn("r", |_q| async {}).stop_timeout(Duration::ZERO);
+        assert!(w.invalid().unwrap().to_string().contains("stop_timeout"));
+    }
+}
