@@ -103,6 +103,15 @@ impl Proc {
         addr.trim().parse().expect("a socket address")
     }
 
+    /// Waits for the fixture's `ready` event, then for `/ready` to answer 200 (the
+    /// event is printed from inside setup, a moment before readiness turns true).
+    pub fn wait_ready(&mut self) -> SocketAddr {
+        let probes = self.probes("ready");
+        let rsp = wait_ready_status(probes, 200);
+        assert_eq!(rsp.status, 200, "[{}] never ready: {rsp:?}", self.scenario);
+        probes
+    }
+
     pub fn signal(&self, sig: i32) {
         let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
         assert_eq!(rc, 0, "kill failed");
