@@ -36,6 +36,11 @@ pub fn deadline() -> Option<Instant> {
 /// `()` or `Result<(), E>`.
 ///
 /// `M` only tells the two forms apart; it is inferred.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an `on_shutdown` hook for state `{S}`",
+    label = "not a hook",
+    note = "a hook is an `async fn` taking nothing or `&{S}`, returning `()` or `Result<(), E>`; closures must be `Send + Sync + 'static`"
+)]
 pub trait IntoHook<S, M>: Send + Sync + 'static {
     #[doc(hidden)]
     fn into_hook(self) -> Hook<S>;

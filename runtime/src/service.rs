@@ -445,3 +445,61 @@ fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {
         info!(%service, phase, step = name, %outcome, "step done");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct App {
+        name: &'static str,
+    }
+
+    async fn close(app: &App) -> Result<(), std::io::Error> {
+        LOG.lock().unwrap().push(format!("close {}", app.name));
+        Ok(())
+    }
+
+    async fn flush() -> Result<(), String> {
+        LOG.lock().unwrap().push("flush".into());
+        Err("collector unreachable".into())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_returns_the_report_as_a_value() {
+        let report = Service::builder("unit")
+            .grace(Duration::from_secs(20))
+            .signals([])
+            .on_shutdown("flush", 2, Duration::from_secs(1), flush)
+            .on_shutdown("close", 1, Duration::from_secs(1), close)
+            .run(|svc| async move {
+                let call = svc.track(tokio::time::sleep(Duration::from_millis(100)));
+                tokio::spawn(call);
+                svc.shutdown().trigger();
+                Ok::<_, std::io::Error>(App { name: "app" })
+            })
+            .await
+            .unwrap();
+        assert_eq!(*LOG.lock().unwrap(), ["close app", "flush"]);
+        assert_eq!(report.cause, Cause::Triggered);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(
+            report.step(Phase::Hook, "flush").unwrap().outcome,
+            Outcome::Failed("collector unreachable".into())
+        );
+        assert_eq!(
+            report.step(Phase::Hook, "close").unwrap().outcome,
+            Outcome::Ok
+        );
+        let drained = report.step(Phase::InFlight, "in-flight calls").unwrap();
+        assert_eq!(drained.outcome, Outcome::Ok);
+        assert!(drained.elapsed >= Duration::from_millis(50), "{report}");
+        let text = report.to_string();
+        assert!(
+            text.starts_with("shutdown of unit (trigger() called)"),
+            "{text}"
+        );
+    }
+}
