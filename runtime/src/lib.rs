@@ -54,6 +54,8 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+#[doc(hidden)]
+pub mod __private;
 mod config;
 mod hooks;
 mod logging;
@@ -76,4 +78,5 @@ pub use service::Service;
 pub use shutdown::{Cause, Quit, Shutdown};
 pub use signal::{Signal, UnknownSignal};
 pub use tracking::{InFlight, InFlightGuard, ShuttingDown, track};
+pub use winddown_macros::{handler, on_shutdown, service, worker};
 pub use workers::{DEFAULT_STOP_TIMEOUT, IntoWorker, Periodic, RunLoop, Worker};

@@ -26,10 +26,29 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Starts the fixture with `scenario`.
     pub fn start(scenario: &str, env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_winddown-fixture"));
-        cmd.arg(scenario)
-            .env_remove("RUST_LOG")
+        cmd.arg(scenario);
+        Proc::spawn(cmd, scenario, env)
+    }
+
+    /// Starts the example `name` (built by `cargo test` into `target/<profile>/examples`).
+    pub fn example(name: &str, env: &[(&str, &str)]) -> Proc {
+        let deps = std::env::current_exe().expect("test binary path");
+        let dir = deps
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target/<profile>");
+        let exe = dir
+            .join("examples")
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        assert!(exe.exists(), "example not built: {}", exe.display());
+        Proc::spawn(Command::new(exe), name, env)
+    }
+
+    fn spawn(mut cmd: Command, scenario: &str, env: &[(&str, &str)]) -> Proc {
+        cmd.env_remove("RUST_LOG")
             .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -76,9 +95,7 @@ impl Proc {
             let left = until.saturating_duration_since(Instant::now());
             match self.stdout.recv_timeout(left) {
                 Ok(line) => {
-                    let Some(event) = line.strip_prefix("event ") else {
-                        continue;
-                    };
+                    let event = line.strip_prefix("event ").unwrap_or(&line);
                     self.events.push(event.to_owned());
                     if let Some(rest) = event.strip_prefix(prefix) {
                         return rest.to_owned();
@@ -142,9 +159,8 @@ impl Proc {
         };
         // The reader threads see EOF once the process is gone.
         while let Ok(line) = self.stdout.recv_timeout(Duration::from_secs(5)) {
-            if let Some(event) = line.strip_prefix("event ") {
-                self.events.push(event.to_owned());
-            }
+            let event = line.strip_prefix("event ").unwrap_or(&line);
+            self.events.push(event.to_owned());
         }
         thread::sleep(Duration::from_millis(50));
         status.code().unwrap_or_else(|| {

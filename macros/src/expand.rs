@@ -1,0 +1,261 @@
+//! Code generation only: every rule was checked before. Generated code names nothing
+//! but `::core` and `::winddown::__private`, and carries the user's spans where an
+//! error may land.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ReturnType, Type};
+
+use crate::ast::ItemFn;
+use crate::valid;
+
+/// `fn main() { async fn setup(..) {..}  checks;  Service::builder(..)...run_and_exit(..) }`
+pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        body,
+        ..
+    } = item;
+    let p = quote!(::winddown::__private);
+    let outer = &sig.ident;
+    let setup = format_ident!("__winddown_setup", span = sig.ident.span());
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = setup.clone();
+
+    let aliases: Vec<_> = (0..svc.hooks.len())
+        .map(|i| format_ident!("__winddown_hook_{}", i))
+        .collect();
+    let alias_defs = svc.hooks.iter().zip(&aliases).map(|(path, alias)| {
+        quote_spanned! {path.span()=>
+            #[allow(non_camel_case_types)]
+            type #alias = #path;
+        }
+    });
+    let order_impls = svc.hooks.iter().zip(&aliases).map(|(path, alias)| {
+        // The last segment: `close_db` in `db::close_db` is what the error should show.
+        let span = path
+            .segments
+            .last()
+            .map_or_else(|| path.span(), |s| s.ident.span());
+        quote_spanned! {span=>
+            impl #p::HookOrderMustBeUnique<{ <#alias as #p::HookMeta>::ORDER }> for OnShutdown {}
+        }
+    });
+    let grace = match svc.grace_ms {
+        Some(ms) => quote!(#ms),
+        None => quote!(#p::DEFAULT_GRACE_MS),
+    };
+    let drain = svc.drain_ms.unwrap_or(0);
+    let budget_entries = aliases
+        .iter()
+        .map(|a| quote!((<#a as #p::HookMeta>::NAME, <#a as #p::HookMeta>::TIMEOUT_MS)));
+    let budget = quote_spanned! {svc.hooks_span=>
+        const _: () = {
+            let report = #p::budget(#grace, #drain, &[#(#budget_entries),*]);
+            if report.exceeded() {
+                ::core::panic!("{}", report.as_str());
+            }
+        };
+    };
+
+    let name = &svc.name;
+    let state = match &svc.state {
+        Some(ty) => quote!(#ty),
+        None => quote!(_),
+    };
+    let grace_call = svc
+        .grace_ms
+        .map(|ms| quote!(.grace(#p::Duration::from_millis(#ms))));
+    let drain_call = svc
+        .drain_ms
+        .map(|ms| quote!(.drain_delay(#p::Duration::from_millis(#ms))));
+    let probes_call = svc
+        .probes
+        .as_ref()
+        .map(|e| quote_spanned!(e.span()=> .probes(#e)));
+    let signals_call = svc.signals.as_ref().map(|list| {
+        let variants = list.iter().map(|(v, span)| {
+            let v = syn::Ident::new(v, *span);
+            quote!(#p::Signal::#v)
+        });
+        quote!(.signals([#(#variants),*]))
+    });
+    let hook_calls = svc.hooks.iter().zip(&aliases).map(|(path, a)| {
+        quote_spanned! {path.span()=>
+            .on_shutdown(
+                <#a as #p::HookMeta>::NAME,
+                <#a as #p::HookMeta>::ORDER,
+                #p::Duration::from_millis(<#a as #p::HookMeta>::TIMEOUT_MS),
+                #path,
+            )
+        }
+    });
+    let call = if svc.takes_service {
+        quote!(#setup(__winddown_svc).await)
+    } else {
+        quote!({ let _ = __winddown_svc; #setup().await })
+    };
+    let result = if svc.returns_result {
+        call
+    } else {
+        quote!(::core::result::Result::Ok::<_, ::core::convert::Infallible>(#call))
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis fn #outer() {
+            #inner_sig #body
+            #(#alias_defs)*
+            const _: () = {
+                struct OnShutdown;
+                #(#order_impls)*
+            };
+            #budget
+            #p::Service::builder::<#state>(#name)
+                #grace_call
+                #drain_call
+                #probes_call
+                #signals_call
+                #(#hook_calls)*
+                .run_and_exit(|__winddown_svc: #p::Service| async move { #result })
+        }
+    }
+}
+
+/// The fallback of `#[service]`: the body still type-checks inside a plain `fn`, so
+/// the real error is not buried under "`main` cannot be async".
+pub(crate) fn service_fallback(item: ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        body,
+        ..
+    } = item;
+    let outer = &sig.ident;
+    let mut inner = sig.clone();
+    inner.ident = format_ident!("__winddown_setup");
+    quote! {
+        #(#attrs)*
+        #vis fn #outer() {
+            #[allow(dead_code)]
+            #inner #body
+        }
+    }
+}
+
+/// The item, its `TickBody`/`RunBody` adapter and its `IntoWorker` impl.
+pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
+    let p = quote!(::winddown::__private);
+    let item = w.item;
+    let ident = &item.ident;
+    let (ig, tg, wc) = item.generics.split_for_impl();
+    let name = &w.name;
+    let stop = match w.stop_ms {
+        Some(ms) => quote!(#ms),
+        None => quote!(#p::DEFAULT_STOP_TIMEOUT_MS),
+    };
+    let critical = w.critical;
+    let outcome = quote!(::core::result::Result<(), #p::String>);
+    let (adapter, build) = match w.every_ms {
+        Some(every) => {
+            let call = quote_spanned!(w.every_span.unwrap_or_else(Span::call_site)=>
+                #p::IntoOutcome::into_outcome(Self::tick(self).await));
+            (
+                quote! {
+                    impl #ig #p::TickBody for #ident #tg #wc {
+                        fn __winddown_tick(&mut self) -> impl ::core::future::Future<Output = #outcome> + ::core::marker::Send {
+                            async move { #call }
+                        }
+                    }
+                },
+                quote!(#p::periodic(self, #name, #every, #stop, #critical)),
+            )
+        }
+        None => {
+            let call = quote_spanned!(ident.span()=>
+                #p::IntoOutcome::into_outcome(Self::run(self, quit).await));
+            (
+                quote! {
+                    impl #ig #p::RunBody for #ident #tg #wc {
+                        fn __winddown_run(&mut self, quit: #p::Quit) -> impl ::core::future::Future<Output = #outcome> + ::core::marker::Send {
+                            async move { #call }
+                        }
+                    }
+                },
+                quote!(#p::run_loop(self, #name, #stop, #critical)),
+            )
+        }
+    };
+    quote! {
+        #item
+        #adapter
+        impl #ig #p::IntoWorker for #ident #tg #wc {
+            fn into_worker(self) -> #p::Worker {
+                #build
+            }
+        }
+    }
+}
+
+/// The fn as written, plus its companion: a braced struct of the same name (types
+/// and values live in different namespaces) carrying name, order and timeout.
+pub(crate) fn hook(h: valid::Hook, item: ItemFn) -> TokenStream {
+    let p = quote!(::winddown::__private);
+    let ident = &item.sig.ident;
+    let vis = &item.vis;
+    let name = ident.to_string();
+    let order = h.order;
+    let timeout = h.timeout_ms;
+    let output_check = match &item.sig.output {
+        ReturnType::Type(_, ty) if !mentions_impl_or_self(ty) => Some(quote_spanned! {ty.span()=>
+            const _: fn() = #p::assert_outcome::<#ty>;
+        }),
+        _ => None,
+    };
+    quote! {
+        #item
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #ident {}
+        impl #p::HookMeta for #ident {
+            const NAME: &'static str = #name;
+            const ORDER: u32 = #order;
+            const TIMEOUT_MS: u64 = #timeout;
+        }
+        #output_check
+    }
+}
+
+fn mentions_impl_or_self(ty: &Type) -> bool {
+    let text = ty.to_token_stream().to_string();
+    text.contains("impl ")
+        || text
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|w| w == "Self")
+}
+
+/// The fn with its body run through `handle`: counted in flight, refused once
+/// intake has closed.
+pub(crate) fn handler(ret: Type, item: ItemFn) -> TokenStream {
+    let p = quote!(::winddown::__private);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        body,
+        ..
+    } = item;
+    // The output type flows from the signature into `handle` and on into the async
+    // block (so `?` infers). Every generated token carries the return type's span, so
+    // a return type `handle` refuses is reported once, there.
+    let span = ret.span();
+    let block = quote_spanned!(span=> { #p::handle(async move #body).await });
+    quote! {
+        #(#attrs)*
+        #vis #sig #block
+    }
+}

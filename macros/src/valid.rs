@@ -1,0 +1,389 @@
+//! Every semantic rule, in one place: required keys, the items the attributes accept,
+//! signal names, the probes address, duplicate hooks, the drain delay within grace.
+//! Each rule reports at the offending token and says what to write instead.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::{Expr, ExprLit, FnArg, Item, Lit, LitStr, Path, ReturnType, Type};
+
+use crate::ast::{HookArgs, ItemFn, ServiceArgs, WorkerArgs};
+use crate::ctxt::Ctxt;
+
+/// The signals a service may listen for, as `(name, runtime variant)`.
+const SIGNALS: &[(&str, &str)] = &[
+    ("SIGTERM", "Term"),
+    ("SIGINT", "Int"),
+    ("SIGHUP", "Hup"),
+    ("SIGQUIT", "Quit"),
+    ("SIGUSR1", "Usr1"),
+    ("SIGUSR2", "Usr2"),
+];
+
+/// A checked `#[service]`.
+pub(crate) struct Service {
+    pub(crate) name: LitStr,
+    pub(crate) grace_ms: Option<u64>,
+    pub(crate) drain_ms: Option<u64>,
+    pub(crate) probes: Option<Expr>,
+    pub(crate) signals: Option<Vec<(&'static str, Span)>>,
+    pub(crate) hooks: Vec<Path>,
+    /// The span of the `on_shutdown` key (where budget errors land).
+    pub(crate) hooks_span: Span,
+    pub(crate) returns_result: bool,
+    /// The state type, when the signature names it (`App` in `anyhow::Result<App>`).
+    pub(crate) state: Option<Type>,
+    pub(crate) takes_service: bool,
+}
+
+fn check_async(cx: &Ctxt, item: &ItemFn, attr: &str, what: &str) {
+    if item.sig.asyncness.is_none() {
+        cx.error_spanned(
+            item.sig.fn_token,
+            format_args!(
+                "#[{attr}] goes on an async fn: write `async fn {}`{what}",
+                item.sig.ident
+            ),
+        );
+    }
+}
+
+fn check_no_generics(cx: &Ctxt, item: &ItemFn, attr: &str) {
+    let generics = &item.sig.generics;
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        cx.error_spanned(
+            generics,
+            format_args!("#[{attr}] cannot go on a generic fn: remove the generic parameters"),
+        );
+    }
+}
+
+pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Service> {
+    check_async(cx, item, "service", "");
+    check_no_generics(cx, item, "service");
+    let sig = &item.sig;
+    if let Some(v) = &sig.variadic {
+        cx.error_spanned(v, "#[service] takes no variadic arguments");
+    }
+    let mut inputs = sig.inputs.iter();
+    let first = inputs.next();
+    if let Some(FnArg::Receiver(r)) = first {
+        cx.error_spanned(
+            r,
+            "#[service] goes on a free fn, not a method: write `async fn main(svc: Service)`",
+        );
+    }
+    for extra in inputs {
+        cx.error_spanned(
+            extra,
+            "#[service] takes at most one parameter: write `async fn main()` or `async fn main(svc: Service)`",
+        );
+    }
+
+    let name = args.name.get().cloned();
+    match &name {
+        None if args.name.seen() => {} // given, refused and reported already
+        None => cx.error(
+            args.span,
+            "#[service] needs `name`: write `#[service(name = \"myservice\")]`",
+        ),
+        Some(n) if n.value().trim().is_empty() => cx.error_spanned(
+            n,
+            "`name` cannot be empty: write the service's name, e.g. `name = \"myservice\"`",
+        ),
+        Some(_) => {}
+    }
+
+    let grace_ms = args.grace.get().map(|d| d.ms);
+    if let (Some(drain), Some(grace)) = (args.drain_delay.get(), args.grace.get()) {
+        if drain.ms > grace.ms {
+            cx.error_spanned(
+                &drain.lit,
+                format_args!(
+                    "`drain_delay` ({}) is longer than `grace` ({}): the shutdown could never finish in time; \
+                     raise `grace` or shorten `drain_delay`",
+                    drain.lit.value(),
+                    grace.lit.value()
+                ),
+            );
+        }
+    }
+
+    if let Some(expr) = args.probes.get() {
+        check_probes(cx, expr);
+    }
+
+    let signals = args.signals.get().map(|list| {
+        let mut out: Vec<(&'static str, Span)> = Vec::new();
+        for lit in list {
+            let text = lit.value();
+            let upper = text.to_ascii_uppercase();
+            let full = if upper.starts_with("SIG") {
+                upper
+            } else {
+                format!("SIG{upper}")
+            };
+            match SIGNALS.iter().find(|(n, _)| *n == full) {
+                Some((_, variant)) if out.iter().any(|(v, _)| v == variant) => {
+                    cx.error_spanned(lit, format_args!("signal \"{text}\" is listed twice"));
+                }
+                Some((_, variant)) => out.push((variant, lit.span())),
+                None => cx.error_spanned(
+                    lit,
+                    format_args!(
+                        "unknown signal \"{text}\": write one of {}",
+                        SIGNALS
+                            .iter()
+                            .map(|(n, _)| format!("\"{n}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            }
+        }
+        out
+    });
+
+    let hooks_span = args.on_shutdown.span().unwrap_or(args.span);
+    let hooks = args.on_shutdown.take().unwrap_or_default();
+    for (i, hook) in hooks.iter().enumerate() {
+        let text = hook.to_token_stream().to_string();
+        if hooks[..i]
+            .iter()
+            .any(|h| h.to_token_stream().to_string() == text)
+        {
+            cx.error_spanned(
+                hook,
+                format_args!(
+                    "hook `{}` is listed twice in `on_shutdown`: list each hook once",
+                    text.replace(' ', "")
+                ),
+            );
+        }
+    }
+
+    let (returns_result, state) = match &sig.output {
+        ReturnType::Type(_, ty) if is_result(ty) => (true, result_ok_type(ty)),
+        ReturnType::Type(_, ty) => (false, Some((**ty).clone())),
+        ReturnType::Default => (false, Some(syn::parse_quote!(()))),
+    };
+    Some(Service {
+        name: name?,
+        grace_ms,
+        drain_ms: args.drain_delay.get().map(|d| d.ms),
+        probes: args.probes.take(),
+        signals,
+        hooks,
+        hooks_span,
+        returns_result,
+        state,
+        takes_service: first.is_some(),
+    })
+}
+
+/// A literal probes address must be `host:port`; a bare port gets the fix.
+fn check_probes(cx: &Ctxt, expr: &Expr) {
+    let Expr::Lit(ExprLit { lit, .. }) = expr else {
+        return; // an expression, evaluated at start-up
+    };
+    let fix = |port: &str| {
+        format!("`probes` needs an address, not a bare port: write `probes = \"0.0.0.0:{port}\"`")
+    };
+    match lit {
+        Lit::Int(i) => cx.error_spanned(i, fix(i.base10_digits())),
+        Lit::Str(s) => {
+            let text = s.value();
+            if text.parse::<std::net::SocketAddr>().is_ok() {
+                return;
+            }
+            if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+                cx.error_spanned(s, fix(&text));
+                return;
+            }
+            let host_port = text
+                .rsplit_once(':')
+                .filter(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if host_port.is_none() {
+                cx.error_spanned(
+                    s,
+                    format_args!("`probes` must be a socket address such as \"0.0.0.0:8081\" or \"localhost:8081\", not \"{text}\""),
+                );
+            }
+        }
+        other => cx.error_spanned(
+            other,
+            "`probes` takes an address string such as \"0.0.0.0:8081\", or an expression giving one",
+        ),
+    }
+}
+
+/// `Result<..>`, `io::Result<..>`, `anyhow::Result<..>`: the setup returns its own result.
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => {
+            p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Result")
+        }
+        Type::Paren(p) => is_result(&p.elem),
+        Type::Group(g) => is_result(&g.elem),
+        _ => false,
+    }
+}
+
+/// `T` in `Result<T, E>` or `anyhow::Result<T>`.
+fn result_ok_type(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// A checked `#[worker]`.
+pub(crate) struct Worker<'a> {
+    pub(crate) item: &'a syn::ItemStruct,
+    pub(crate) name: String,
+    pub(crate) every_ms: Option<u64>,
+    pub(crate) every_span: Option<Span>,
+    pub(crate) stop_ms: Option<u64>,
+    pub(crate) critical: bool,
+}
+
+pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<Worker<'a>> {
+    let item = match item {
+        Item::Struct(s) => s,
+        Item::Enum(e) => {
+            cx.error_spanned(
+                e.enum_token,
+                "#[worker] goes on a struct holding the worker's state, not an enum: wrap it, e.g. `struct Worker { state: MyEnum }`",
+            );
+            return None;
+        }
+        Item::Union(u) => {
+            cx.error_spanned(
+                u.union_token,
+                "#[worker] goes on a struct holding the worker's state, not a union",
+            );
+            return None;
+        }
+        other => {
+            cx.error_spanned(
+                other,
+                "#[worker] goes on a struct holding the worker's state",
+            );
+            return None;
+        }
+    };
+    let name = match args.name.get() {
+        Some(n) if n.value().trim().is_empty() => {
+            cx.error_spanned(
+                n,
+                "`name` cannot be empty: leave it out to use the struct's name",
+            );
+            return None;
+        }
+        Some(n) => n.value(),
+        None => item.ident.to_string(),
+    };
+    Some(Worker {
+        item,
+        name,
+        every_ms: args.every.get().map(|d| d.ms),
+        every_span: args.every.span(),
+        stop_ms: args.stop_timeout.get().map(|d| d.ms),
+        critical: args.critical.get().is_some(),
+    })
+}
+
+/// A checked `#[on_shutdown]`.
+pub(crate) struct Hook {
+    pub(crate) order: u32,
+    pub(crate) timeout_ms: u64,
+}
+
+pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
+    check_async(cx, item, "on_shutdown", "");
+    check_no_generics(cx, item, "on_shutdown");
+    let mut inputs = item.sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r)) => cx.error_spanned(
+            r,
+            "an #[on_shutdown] hook is a free fn, not a method: take the state as a parameter, e.g. `async fn close_db(app: &App)`",
+        ),
+        Some(FnArg::Typed(arg)) => match &*arg.ty {
+            Type::Reference(r) if r.mutability.is_some() => cx.error_spanned(
+                r,
+                "hooks share the state: take `&State`, not `&mut State` (use a Mutex inside the state for what must change)",
+            ),
+            Type::Reference(_) => {}
+            other => cx.error_spanned(
+                other,
+                format_args!(
+                    "a hook borrows the state returned by setup: write `{}: &{}`",
+                    arg.pat.to_token_stream(),
+                    other.to_token_stream()
+                ),
+            ),
+        },
+        None => {}
+    }
+    for extra in inputs {
+        cx.error_spanned(
+            extra,
+            "an #[on_shutdown] hook takes nothing or one `&State` parameter: remove this one",
+        );
+    }
+    let order = args.order.get().map(|(n, _)| *n);
+    let timeout = args.timeout.get().map(|d| d.ms);
+    let missing: Vec<&str> = [
+        ("order = 1", !args.order.seen()),
+        ("timeout = \"5s\"", !args.timeout.seen()),
+    ]
+    .iter()
+    .filter(|(_, m)| *m)
+    .map(|(k, _)| *k)
+    .collect();
+    if !missing.is_empty() {
+        cx.error(
+            Span::call_site(),
+            format_args!(
+                "#[on_shutdown] needs {}: write `#[on_shutdown({})]`",
+                missing
+                    .iter()
+                    .map(|k| format!("`{}`", k.split(' ').next().unwrap_or(k)))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                [
+                    format!("order = {}", order.map_or("1".into(), |o| o.to_string())),
+                    format!(
+                        "timeout = {}",
+                        args.timeout
+                            .get()
+                            .map_or("\"5s\"".into(), |d| d.lit.to_token_stream().to_string())
+                    ),
+                ]
+                .join(", ")
+            ),
+        );
+    }
+    Some(Hook {
+        order: order?,
+        timeout_ms: timeout?,
+    })
+}
+
+pub(crate) fn handler(cx: &Ctxt, item: &ItemFn) -> Option<Type> {
+    check_async(cx, item, "handler", "");
+    match &item.sig.output {
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+        ReturnType::Default => {
+            cx.error_spanned(
+                &item.sig.ident,
+                "#[handler] needs a return type `Result<T, E>` with `E: From<winddown::ShuttingDown>`, \
+                 so a call refused during shutdown can say so",
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", grace = 30)]
+async fn main() {}

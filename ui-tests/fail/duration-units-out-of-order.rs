@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", grace = "30s1m")]
+async fn main() {}

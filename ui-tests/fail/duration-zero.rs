@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", grace = "0s")]
+async fn main() {}

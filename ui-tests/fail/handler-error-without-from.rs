@@ -1,0 +1,8 @@
+use winddown::handler;
+
+#[handler]
+async fn get_user(id: u32) -> Result<u32, String> {
+    Ok(id)
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use winddown::on_shutdown;
+
+struct App;
+
+#[on_shutdown]
+async fn close_db(_app: &App) {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "  ")]
+async fn main() {}

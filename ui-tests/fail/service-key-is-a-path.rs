@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", probes::addr = "0.0.0.0:1")]
+async fn main() {}

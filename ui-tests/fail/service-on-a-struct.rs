@@ -1,0 +1,6 @@
+use winddown::service;
+
+#[service(name = "svc")]
+struct NotAFunction;
+
+fn main() {}

@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", signals = ["SIGTERM", "TERM"])]
+async fn main() {}

@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", signals = "SIGTERM")]
+async fn main() {}

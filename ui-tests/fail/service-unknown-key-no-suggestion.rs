@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", replicas = 3)]
+async fn main() {}

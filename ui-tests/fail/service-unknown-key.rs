@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", gracee = "5s")]
+async fn main() {}

@@ -1,0 +1,4 @@
+use winddown::service;
+
+#[service(name = "svc", signals = ["SIGKILL"])]
+async fn main() {}

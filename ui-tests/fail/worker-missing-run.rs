@@ -1,0 +1,6 @@
+use winddown::worker;
+
+#[worker(stop_timeout = "1s")]
+struct Consumer;
+
+fn main() {}

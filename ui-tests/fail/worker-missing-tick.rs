@@ -1,0 +1,6 @@
+use winddown::worker;
+
+#[worker(every = "5s")]
+struct Cleanup;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use winddown::worker;
+
+#[worker(every = "5s")]
+enum Jobs {
+    Cleanup,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use winddown::worker;
+
+#[worker(every = "5s")]
+fn cleanup() {}
+
+fn main() {}
