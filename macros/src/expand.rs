@@ -176,7 +176,8 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
             )
         }
         None => {
-            let call = quote_spanned!(ident.span()=>
+            // At the attribute: a missing `run` is reported where `#[worker]` is.
+            let call = quote_spanned!(Span::call_site()=>
                 #p::IntoOutcome::into_outcome(Self::run(self, quit).await));
             (
                 quote! {

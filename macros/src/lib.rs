@@ -18,7 +18,7 @@ use quote::ToTokens;
 
 use crate::ctxt::Ctxt;
 
-/// Turns `async fn main` into the service's entry point. See `winddown::service`.
+/// Turns `async fn main` into the service's entry point; documented as `winddown::service`.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     let item_fn = match syn::parse::<ast::ItemFn>(item.clone()) {
