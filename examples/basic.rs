@@ -18,7 +18,6 @@ async fn cleanup() -> anyhow::Result<()> {
 
 #[service(name = "myservice", probes = shared::probes_addr(), on_shutdown = [cleanup])]
 async fn main(svc: Service) -> anyhow::Result<()> {
-    let addr = shared::serve_hello(&svc).await?;
-    println!("listening on http://{addr}");
+    shared::serve_hello(&svc).await?;
     Ok(())
 }

@@ -17,8 +17,7 @@ fn main() {
         .probes(shared::probes_addr())
         .on_shutdown("cleanup", 1, Duration::from_secs(5), cleanup)
         .run_and_exit(|svc| async move {
-            let addr = shared::serve_hello(&svc).await?;
-            println!("listening on http://{addr}");
+            shared::serve_hello(&svc).await?;
             anyhow::Ok(())
         })
 }

@@ -56,6 +56,8 @@
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(feature = "axum")]
+mod axum;
 mod config;
 mod hooks;
 mod logging;
@@ -63,6 +65,7 @@ mod notify;
 mod outcome;
 mod probes;
 mod report;
+mod serve;
 mod service;
 mod shutdown;
 mod signal;
@@ -70,10 +73,13 @@ mod tracking;
 mod watchdog;
 mod workers;
 
+#[cfg(feature = "axum")]
+pub use crate::axum::{InFlightLayer, InFlightService};
 pub use config::{Builder, Config, ConfigError, DEFAULT_GRACE, fmt_duration};
 pub use hooks::{Hook, IntoHook, deadline};
 pub use outcome::IntoOutcome;
 pub use report::{Outcome, Phase, Report, Step};
+pub use serve::{BoxError, TrackedBody, shutting_down_response};
 pub use service::Service;
 pub use shutdown::{Cause, Quit, Shutdown};
 pub use signal::{Signal, UnknownSignal};

@@ -31,20 +31,21 @@ use crate::{hooks, logging, notify, signal};
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Service {
-    core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
 }
 
-struct Core {
-    name: String,
-    shutdown: Shutdown,
-    in_flight: InFlight,
-    intake: CancellationToken,
-    quit: CancellationToken,
-    readiness: Arc<Readiness>,
-    workers: Mutex<Vec<Running>>,
-    worker_names: Mutex<HashMap<String, usize>>,
-    probes_addr: Option<SocketAddr>,
-    progress: Arc<Progress>,
+pub(crate) struct Core {
+    pub(crate) name: String,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) in_flight: InFlight,
+    pub(crate) quit: CancellationToken,
+    /// Cancelled when the shutdown sequence has finished: servers close their listeners.
+    pub(crate) finished: CancellationToken,
+    pub(crate) readiness: Arc<Readiness>,
+    pub(crate) workers: Mutex<Vec<Running>>,
+    pub(crate) worker_names: Mutex<HashMap<String, usize>>,
+    pub(crate) probes_addr: Option<SocketAddr>,
+    pub(crate) progress: Arc<Progress>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -129,7 +130,7 @@ impl Service {
     /// Completes when intake closes: a server stops accepting then. Servers from
     /// the integrations watch it for you.
     pub fn intake_closed(&self) -> WaitForCancellationFuture<'_> {
-        self.core.intake.cancelled()
+        self.core.in_flight.closed()
     }
 
     /// The address the probes server is bound to (useful with port 0).
@@ -227,8 +228,8 @@ impl<S: Send + Sync + 'static> Config<S> {
                 name: self.name.clone(),
                 shutdown: shutdown.clone(),
                 in_flight: in_flight.clone(),
-                intake: CancellationToken::new(),
                 quit: CancellationToken::new(),
+                finished: CancellationToken::new(),
                 readiness,
                 workers: Mutex::default(),
                 worker_names: Mutex::default(),
@@ -368,7 +369,6 @@ async fn wind_down<S: Send + Sync + 'static>(
     // 3. Intake closes: new tracked calls get ShuttingDown, servers stop accepting.
     let t = Instant::now();
     core.in_flight.close();
-    core.intake.cancel();
     info!(%service,
         phase = "intake",
         in_flight = core.in_flight.len(),
@@ -427,6 +427,7 @@ async fn wind_down<S: Send + Sync + 'static>(
 
     // 6. The report: logged, handed back, and the watchdog stands down.
     core.shutdown.watchdog().finish();
+    core.finished.cancel();
     let report = Report {
         service: service.to_owned(),
         cause: core.shutdown.cause().unwrap_or(Cause::Triggered),

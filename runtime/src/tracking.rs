@@ -3,6 +3,9 @@
 use std::future::Future;
 use std::sync::RwLock;
 
+use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
@@ -31,6 +34,8 @@ pub struct ShuttingDown;
 #[derive(Clone, Default, Debug)]
 pub struct InFlight {
     tracker: TaskTracker,
+    /// Cancelled when intake closes.
+    closed: CancellationToken,
 }
 
 /// Keeps one call counted in flight until dropped. From [`InFlight::enter`].
@@ -87,8 +92,28 @@ impl InFlight {
         self.tracker.is_closed()
     }
 
+    /// Completes once intake has closed: streams and upgraded connections select on
+    /// it to finish in time.
+    pub fn closed(&self) -> WaitForCancellationFuture<'_> {
+        self.closed.cancelled()
+    }
+
+    /// [`closed`](Self::closed), owning a handle, for futures that must be `'static`.
+    pub fn closed_owned(&self) -> WaitForCancellationFutureOwned {
+        self.closed.clone().cancelled_owned()
+    }
+
+    /// Counts something in flight even after intake closed (a connection being
+    /// answered 503 must still be waited for before exit).
+    pub(crate) fn hold(&self) -> InFlightGuard {
+        InFlightGuard {
+            _token: self.tracker.token(),
+        }
+    }
+
     pub(crate) fn close(&self) {
         self.tracker.close();
+        self.closed.cancel();
     }
 
     pub(crate) async fn wait(&self) {

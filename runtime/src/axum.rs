@@ -1,0 +1,123 @@
+//! axum: a tracked `serve`, a tower layer that counts requests in flight and answers
+//! 503 once intake has closed, and `ShuttingDown` as a response (feature `axum`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::serve::{TrackedBody, shutting_down_response};
+use crate::service::Service;
+use crate::tracking::{self, InFlight, ShuttingDown};
+
+impl Service {
+    /// Serves an axum `Router` on `listener`, tracked and drained at shutdown; see
+    /// [`Service::serve_hyper`] for exactly what happens at intake close.
+    ///
+    /// ```no_run
+    /// # async fn demo(svc: winddown::Service) -> std::io::Result<()> {
+    /// let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+    /// svc.serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, app);
+    /// # Ok(()) }
+    /// ```
+    pub fn serve(&self, listener: TcpListener, router: axum::Router) {
+        self.serve_hyper(listener, TowerToHyperService::new(router));
+    }
+}
+
+/// `503 Service Unavailable` with `Connection: close`, so a `#[handler]` whose
+/// error type wraps `ShuttingDown` can answer with it.
+impl IntoResponse for ShuttingDown {
+    fn into_response(self) -> Response {
+        shutting_down_response().map(Body::new)
+    }
+}
+
+/// A tower layer for routers served some other way (e.g. `axum::serve`): counts each
+/// request in flight until its body has been sent, answers 503 with
+/// `Connection: close` once intake has closed, and ends server-sent event streams
+/// at intake close. With [`Service::serve`] it is built in.
+///
+/// ```no_run
+/// # async fn demo(svc: winddown::Service) {
+/// let app = axum::Router::new()
+///     .route("/", axum::routing::get(|| async { "hello" }))
+///     .layer(winddown::InFlightLayer::new(&svc));
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct InFlightLayer {
+    in_flight: Option<InFlight>,
+}
+
+impl InFlightLayer {
+    /// Counts into `svc`'s calls in flight.
+    pub fn new(svc: &Service) -> Self {
+        InFlightLayer {
+            in_flight: Some(svc.in_flight()),
+        }
+    }
+
+    /// Counts into the service running in this process when each request arrives
+    /// (none running: untracked).
+    pub fn current() -> Self {
+        InFlightLayer { in_flight: None }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for InFlightLayer {
+    type Service = InFlightService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        InFlightService {
+            inner,
+            in_flight: self.in_flight.clone(),
+        }
+    }
+}
+
+/// The service [`InFlightLayer`] wraps around a router or handler.
+#[derive(Clone, Debug)]
+pub struct InFlightService<S> {
+    inner: S,
+    in_flight: Option<InFlight>,
+}
+
+impl<S> tower_service::Service<Request> for InFlightService<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The clone that was made ready serves this call (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(in_flight) = self.in_flight.clone().or_else(tracking::current) else {
+            return Box::pin(inner.call(req));
+        };
+        let guard = match in_flight.enter() {
+            Ok(guard) => guard,
+            Err(refused) => return Box::pin(async move { Ok(refused.into_response()) }),
+        };
+        Box::pin(async move {
+            let rsp = inner.call(req).await?;
+            Ok(TrackedBody::wrap(rsp, guard, &in_flight).map(Body::new))
+        })
+    }
+}

@@ -1,0 +1,403 @@
+//! Tracked HTTP serving over hyper: each connection counts in flight until it
+//! closes, requests after intake close get `503` with `Connection: close`, idle
+//! keep-alive connections are closed at intake, server-sent event streams are ended
+//! cleanly, and nobody is reset: connections still arriving during the drain are
+//! answered `503`, and every socket is closed with a lingering close.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+use tracing::{debug, info, warn};
+
+use crate::service::Service;
+use crate::tracking::{InFlight, InFlightGuard};
+
+/// Errors of a body, boxed.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing socket keeps reading what the client still sends, so closing
+/// it never turns unread bytes into a reset.
+const LINGER: Duration = Duration::from_secs(1);
+
+impl Service {
+    /// Serves `service` (any hyper service) on `listener` until the shutdown, tracked:
+    ///
+    /// - every connection counts in flight until it closes, so the drain waits for
+    ///   each response to be written, not just produced;
+    /// - from intake close, requests get `503` with `Connection: close`, idle
+    ///   keep-alive connections are closed, `text/event-stream` responses end
+    ///   cleanly (clients reconnect elsewhere), and connections still arriving are
+    ///   accepted and answered `503` rather than left to be reset;
+    /// - sockets close with a lingering close: unread bytes never become a reset.
+    ///
+    /// The server runs as its own task; call this from setup. HTTP/1.1, with upgrades.
+    pub fn serve_hyper<S, B>(&self, listener: TcpListener, service: S)
+    where
+        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let svc = self.clone();
+        tokio::spawn(async move { svc.serve_loop(listener, service).await });
+    }
+
+    async fn serve_loop<S, B>(self, listener: TcpListener, service: S)
+    where
+        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let core = &self.core;
+        let name = core.name.clone();
+        match listener.local_addr() {
+            Ok(addr) => info!(service = %name, phase = "start", %addr, "serving HTTP"),
+            Err(_) => info!(service = %name, phase = "start", "serving HTTP"),
+        }
+        let in_flight = core.in_flight.clone();
+        loop {
+            let stream = tokio::select! {
+                biased;
+                _ = in_flight.closed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        warn!(service = %name, %error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let guard = in_flight.hold();
+            let tracked = Tracked {
+                inner: service.clone(),
+                in_flight: in_flight.clone(),
+            };
+            tokio::spawn(serve_connection(stream, tracked, in_flight.clone(), guard));
+        }
+        // Intake closed: until the sequence ends, whoever still connects (the listen
+        // backlog included) is answered 503 instead of being reset.
+        debug!(service = %name, "intake closed: answering new connections 503");
+        loop {
+            tokio::select! {
+                biased;
+                _ = core.finished.cancelled() => break,
+                accepted = listener.accept() => {
+                    if let Ok((stream, _)) = accepted {
+                        tokio::spawn(refuse(stream, in_flight.hold()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection<S, B>(
+    stream: TcpStream,
+    service: Tracked<S>,
+    in_flight: InFlight,
+    _guard: InFlightGuard,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let _ = stream.set_nodelay(true);
+    let io = TokioIo::new(Lingering::new(stream));
+    let mut conn = pin!(
+        http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(io, service)
+            .with_upgrades()
+    );
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = in_flight.closed() => {
+            // Finish the response in progress, then close; an idle connection closes now.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(error) = result {
+        debug!(%error, "connection ended with an error");
+    }
+}
+
+/// Answers a connection that arrived after intake closed: read the request head,
+/// answer 503 with `Connection: close`, close without a reset.
+async fn refuse(stream: TcpStream, _guard: InFlightGuard) {
+    let mut stream = Lingering::new(stream);
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    let head = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.len() > 64 * 1024 {
+                        return true;
+                    }
+                }
+            }
+        }
+    };
+    if let Ok(true) = tokio::time::timeout(LINGER, head).await {
+        let body = b"service is shutting down\n";
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.write_all(body).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// A hyper service wrapped so each request counts in flight until its body has
+/// been sent, and is answered 503 once intake has closed.
+#[derive(Clone)]
+struct Tracked<S> {
+    inner: S,
+    in_flight: InFlight,
+}
+
+type Boxed = UnsyncBoxBody<Bytes, BoxError>;
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<TrackedBody<Boxed>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let guard = match self.in_flight.enter() {
+            Ok(guard) => guard,
+            Err(_) => {
+                return Box::pin(async {
+                    Ok(shutting_down_response().map(|b| TrackedBody::untracked(boxed(b))))
+                });
+            }
+        };
+        let in_flight = self.in_flight.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let rsp = fut.await.map_err(Into::into)?;
+            Ok(TrackedBody::wrap(rsp.map(boxed), guard, &in_flight))
+        })
+    }
+}
+
+fn boxed<B>(body: B) -> Boxed
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}
+
+/// `503 Service Unavailable` with `Connection: close`: what a request gets once
+/// intake has closed.
+pub fn shutting_down_response() -> Response<Full<Bytes>> {
+    let mut rsp = Response::new(Full::new(Bytes::from_static(b"service is shutting down\n")));
+    *rsp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = rsp.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    rsp
+}
+
+/// A response body that keeps its request counted in flight until it has been
+/// sent, and ends a server-sent event stream cleanly once intake has closed.
+pub struct TrackedBody<B> {
+    inner: B,
+    guard: Option<InFlightGuard>,
+    /// Set for `text/event-stream` responses: completes at intake close.
+    stop: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+}
+
+impl<B: Body + Unpin> TrackedBody<B> {
+    /// Wraps `rsp`'s body, holding `guard` until the body ends.
+    pub(crate) fn wrap(
+        rsp: Response<B>,
+        guard: InFlightGuard,
+        in_flight: &InFlight,
+    ) -> Response<Self> {
+        let sse = rsp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let stop = sse.then(|| Box::pin(in_flight.closed_owned()));
+        rsp.map(|inner| TrackedBody {
+            inner,
+            guard: Some(guard),
+            stop,
+        })
+    }
+
+    pub(crate) fn untracked(inner: B) -> Self {
+        TrackedBody {
+            inner,
+            guard: None,
+            stop: None,
+        }
+    }
+}
+
+impl<B: Body + Unpin> Body for TrackedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(stop) = this.stop.as_mut() {
+            if stop.as_mut().poll(cx).is_ready() {
+                // An event stream is told to finish: end it between events.
+                this.stop = None;
+                this.guard = None;
+                return Poll::Ready(None);
+            }
+        }
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if frame.is_none() {
+            this.guard = None;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // The guard goes at the latest when hyper drops the finished body.
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A socket that closes politely: on drop it sends FIN and keeps reading (for up to
+/// a second) what the client still sends, so the kernel never answers unread bytes
+/// with a reset.
+pub(crate) struct Lingering {
+    stream: Option<TcpStream>,
+}
+
+impl Lingering {
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Lingering {
+            stream: Some(stream),
+        }
+    }
+
+    fn get(&mut self) -> &mut TcpStream {
+        self.stream.as_mut().expect("stream present until drop")
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let Some(mut stream) = self.stream.take() else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let _ = stream.shutdown().await;
+            let mut sink = [0u8; 4096];
+            let drain = async {
+                while let Ok(n) = stream.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
+        });
+    }
+}
+
+impl AsyncRead for Lingering {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(self.get()).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Lingering {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.get()).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.get()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self.get()).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(self.get()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
+    }
+}
