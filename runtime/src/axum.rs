@@ -46,7 +46,7 @@ impl IntoResponse for ShuttingDown {
 ///
 /// ```no_run
 /// # async fn demo(svc: winddown::Service) {
-/// let app = axum::Router::new()
+/// let app: axum::Router = axum::Router::new()
 ///     .route("/", axum::routing::get(|| async { "hello" }))
 ///     .layer(winddown::InFlightLayer::new(&svc));
 /// # }

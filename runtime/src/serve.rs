@@ -8,6 +8,8 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -100,6 +102,7 @@ impl Service {
             let tracked = Tracked {
                 inner: service.clone(),
                 in_flight: in_flight.clone(),
+                served: Arc::default(),
             };
             tokio::spawn(serve_connection(stream, tracked, in_flight.clone(), guard));
         }
@@ -133,6 +136,7 @@ async fn serve_connection<S, B>(
     B::Error: Into<BoxError>,
 {
     let _ = stream.set_nodelay(true);
+    let served = service.served.clone();
     let io = TokioIo::new(Lingering::new(stream));
     let mut conn = pin!(
         http1::Builder::new()
@@ -144,11 +148,23 @@ async fn serve_connection<S, B>(
     let result = tokio::select! {
         result = conn.as_mut() => result,
         _ = in_flight.closed() => {
-            // Finish the response in progress, then close; an idle connection closes now.
+            // A connection that has not sent its first request yet may be sending it
+            // right now: give it a moment to, and answer it 503. One that has been
+            // served and sits idle closes now (the keep-alive race HTTP clients retry).
+            if !served.load(Ordering::Acquire) {
+                if let Ok(result) = tokio::time::timeout(LINGER, conn.as_mut()).await {
+                    return log_end(result);
+                }
+            }
+            // Finish the response in progress, then close.
             conn.as_mut().graceful_shutdown();
             conn.await
         }
     };
+    log_end(result);
+}
+
+fn log_end(result: Result<(), hyper::Error>) {
     if let Err(error) = result {
         debug!(%error, "connection ended with an error");
     }
@@ -192,6 +208,8 @@ async fn refuse(stream: TcpStream, _guard: InFlightGuard) {
 struct Tracked<S> {
     inner: S,
     in_flight: InFlight,
+    /// Set once this connection has received a request.
+    served: Arc<AtomicBool>,
 }
 
 type Boxed = UnsyncBoxBody<Bytes, BoxError>;
@@ -209,6 +227,7 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.served.store(true, Ordering::Release);
         let guard = match self.in_flight.enter() {
             Ok(guard) => guard,
             Err(_) => {
