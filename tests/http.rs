@@ -201,3 +201,39 @@ fn a_burst_of_connects_at_intake_close_gets_200_503_or_refused_never_a_reset() {
         eprintln!("[{server}] burst: {all:?}");
     }
 }
+
+#[test]
+fn an_upgraded_connection_counts_in_flight_until_it_closes() {
+    for server in SERVERS {
+        let (mut p, app) = start(server, &[]);
+        let mut conn = TcpStream::connect(app).unwrap();
+        conn.set_read_timeout(Some(PATIENCE)).unwrap();
+        conn.write_all(
+            b"GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = conn.read(&mut buf).unwrap();
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"),
+            "[{server}]"
+        );
+        conn.write_all(b"ping").unwrap();
+        let n = conn.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ping");
+
+        p.signal(SIGTERM);
+        // The drain waits for the upgraded connection: no hook while it is open.
+        thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !p.has_event("hook started") && p.is_running(),
+            "[{server}] the drain did not wait"
+        );
+        conn.write_all(b"still here").unwrap();
+        let n = conn.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"still here");
+        drop(conn);
+        assert_eq!(p.exit_code(), 0, "[{server}] {}", p.stderr());
+        assert!(p.position("upgraded connection closed") < p.position("hook started"));
+    }
+}

@@ -127,7 +127,7 @@ async fn serve_connection<S, B>(
     stream: TcpStream,
     service: Tracked<S>,
     in_flight: InFlight,
-    _guard: InFlightGuard,
+    guard: InFlightGuard,
 ) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
     S::Future: Send + 'static,
@@ -137,7 +137,8 @@ async fn serve_connection<S, B>(
 {
     let _ = stream.set_nodelay(true);
     let served = service.served.clone();
-    let io = TokioIo::new(Lingering::new(stream));
+    // The guard lives with the socket: through an upgrade (WebSocket) too.
+    let io = TokioIo::new(Lingering::new(stream, guard));
     let mut conn = pin!(
         http1::Builder::new()
             .timer(TokioTimer::new())
@@ -172,8 +173,8 @@ fn log_end(result: Result<(), hyper::Error>) {
 
 /// Answers a connection that arrived after intake closed: read the request head,
 /// answer 503 with `Connection: close`, close without a reset.
-async fn refuse(stream: TcpStream, _guard: InFlightGuard) {
-    let mut stream = Lingering::new(stream);
+async fn refuse(stream: TcpStream, guard: InFlightGuard) {
+    let mut stream = Lingering::new(stream, guard);
     let mut buf = [0u8; 4096];
     let mut seen = Vec::new();
     let head = async {
@@ -339,17 +340,20 @@ impl<B: Body + Unpin> Body for TrackedBody<B> {
     }
 }
 
-/// A socket that closes politely: on drop it sends FIN and keeps reading (for up to
-/// a second) what the client still sends, so the kernel never answers unread bytes
-/// with a reset.
+/// A socket that counts in flight while it lives and closes politely: on drop it
+/// sends FIN and keeps reading (for up to a second) what the client still sends, so
+/// the kernel never answers unread bytes with a reset.
 pub(crate) struct Lingering {
     stream: Option<TcpStream>,
+    /// Released on drop, when every response byte has been handed to the kernel.
+    _guard: InFlightGuard,
 }
 
 impl Lingering {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: TcpStream, guard: InFlightGuard) -> Self {
         Lingering {
             stream: Some(stream),
+            _guard: guard,
         }
     }
 

@@ -181,7 +181,12 @@ impl Proc {
             .unwrap_or_else(|| panic!("no event `{prefix}` in {:?}", self.events))
     }
 
-    pub fn has_event(&self, prefix: &str) -> bool {
+    /// Whether an event starting with `prefix` has been printed by now.
+    pub fn has_event(&mut self, prefix: &str) -> bool {
+        while let Ok(line) = self.stdout.try_recv() {
+            let event = line.strip_prefix("event ").unwrap_or(&line);
+            self.events.push(event.to_owned());
+        }
         self.events.iter().any(|e| e.starts_with(prefix))
     }
 
