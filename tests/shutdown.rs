@@ -326,3 +326,24 @@ fn systemd_hears_ready_then_stopping() {
     assert_eq!(p.exit_code(), 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn start_hooks_run_after_readiness_flips_and_before_the_drain_delay() {
+    let mut p = Proc::start("start_hook", &[]);
+    let probes = p.wait_ready();
+    p.signal(SIGTERM);
+    p.wait_for("start hook");
+    // The drain delay (1.5s) has only begun: the end hook has not run.
+    assert!(!p.has_event("hook b"), "{:?}", p.events);
+    assert_eq!(get(probes, "/ready").status, 503);
+    assert_eq!(p.exit_code(), 0);
+    assert!(p.position("start hook") < p.position("hook b"));
+    p.assert_log("hook=leave_discovery order=2 at=\"start\"");
+    let log = p.stderr();
+    let start = log.find("step=leave_discovery").unwrap();
+    let delay = log.find("step=drain delay").unwrap();
+    assert!(
+        start < delay,
+        "the report lists the start hook before the drain delay"
+    );
+}

@@ -167,15 +167,17 @@ impl WorkerArgs {
 pub(crate) struct HookArgs {
     pub(crate) order: Slot<(u32, LitInt)>,
     pub(crate) timeout: Slot<Dur>,
+    pub(crate) at: Slot<LitStr>,
 }
 
-pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout"];
+pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout", "at"];
 
 impl HookArgs {
     pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
         let mut out = HookArgs {
             order: Slot::new("order"),
             timeout: Slot::new("timeout"),
+            at: Slot::new("at"),
         };
         attr::parse_keys(cx, args, "on_shutdown", HOOK_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -187,6 +189,10 @@ impl HookArgs {
                 "timeout" => {
                     let v = attr::duration(cx, meta, key, "\"5s\"", false)?;
                     out.timeout.set(cx, span, v);
+                }
+                "at" => {
+                    let v = attr::string(cx, meta, key, "\"start\"")?;
+                    out.at.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in HOOK_KEYS"),
             }

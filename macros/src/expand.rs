@@ -85,12 +85,7 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
     });
     let hook_calls = svc.hooks.iter().zip(&aliases).map(|(path, a)| {
         quote_spanned! {path.span()=>
-            .on_shutdown(
-                <#a as #p::HookMeta>::NAME,
-                <#a as #p::HookMeta>::ORDER,
-                #p::Duration::from_millis(<#a as #p::HookMeta>::TIMEOUT_MS),
-                #path,
-            )
+            let __winddown_builder = #p::add_hook::<_, #a, _>(__winddown_builder, #path);
         }
     });
     let call = if svc.takes_service {
@@ -114,13 +109,13 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
                 #(#order_impls)*
             };
             #budget
-            #p::Service::builder::<#state>(#name)
+            let __winddown_builder = #p::Service::builder::<#state>(#name)
                 #grace_call
                 #drain_call
                 #probes_call
-                #signals_call
-                #(#hook_calls)*
-                .run_and_exit(|__winddown_svc: #p::Service| async move { #result })
+                #signals_call;
+            #(#hook_calls)*
+            __winddown_builder.run_and_exit(|__winddown_svc: #p::Service| async move { #result })
         }
     }
 }
@@ -211,6 +206,7 @@ pub(crate) fn hook(h: valid::Hook, item: ItemFn) -> TokenStream {
     let name = ident.to_string();
     let order = h.order;
     let timeout = h.timeout_ms;
+    let at_start = h.at_start;
     let output_check = match &item.sig.output {
         ReturnType::Type(_, ty) if !mentions_impl_or_self(ty) => Some(quote_spanned! {ty.span()=>
             const _: fn() = #p::assert_outcome::<#ty>;
@@ -226,6 +222,7 @@ pub(crate) fn hook(h: valid::Hook, item: ItemFn) -> TokenStream {
             const NAME: &'static str = #name;
             const ORDER: u32 = #order;
             const TIMEOUT_MS: u64 = #timeout;
+            const AT_START: bool = #at_start;
         }
         #output_check
     }

@@ -300,6 +300,7 @@ pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<
 pub(crate) struct Hook {
     pub(crate) order: u32,
     pub(crate) timeout_ms: u64,
+    pub(crate) at_start: bool,
 }
 
 pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
@@ -367,9 +368,27 @@ pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
             ),
         );
     }
+    let at_start = match args.at.get() {
+        None => false,
+        Some(at) => match at.value().as_str() {
+            "start" => true,
+            "end" => false,
+            other => {
+                cx.error_spanned(
+                    at,
+                    format_args!(
+                        "`at` is \"start\" (right after readiness turns false, before the drain delay) \
+                         or \"end\" (after the drain, the default), not \"{other}\""
+                    ),
+                );
+                return None;
+            }
+        },
+    };
     Some(Hook {
         order: order?,
         timeout_ms: timeout?,
+        at_start,
     })
 }
 

@@ -26,6 +26,26 @@ pub trait HookMeta {
     const ORDER: u32;
     /// Its timeout in milliseconds.
     const TIMEOUT_MS: u64;
+    /// Whether it runs at the start of the shutdown (`at = "start"`).
+    const AT_START: bool;
+}
+
+/// Adds the hook whose companion is `H` to `builder`, at the start or the end.
+pub fn add_hook<S, H, M>(
+    builder: crate::Builder<S>,
+    hook: impl crate::IntoHook<S, M>,
+) -> crate::Builder<S>
+where
+    S: Send + Sync + 'static,
+    H: HookMeta,
+{
+    builder.add_hook(
+        H::AT_START,
+        H::NAME.to_owned(),
+        H::ORDER,
+        Duration::from_millis(H::TIMEOUT_MS),
+        hook.into_hook(),
+    )
 }
 
 /// Implemented once per listed hook for its order: two hooks with the same order

@@ -120,6 +120,8 @@ pub(crate) struct HookSpec<S> {
     pub(crate) name: String,
     pub(crate) order: u32,
     pub(crate) timeout: Duration,
+    /// Runs right after readiness turns false, before the drain delay.
+    pub(crate) at_start: bool,
     pub(crate) hook: Hook<S>,
 }
 
@@ -223,17 +225,43 @@ impl<S: Send + Sync + 'static> Builder<S> {
     /// ascending `order`, each bounded by its `timeout`; one that fails, panics or
     /// times out is reported and the next still runs.
     pub fn on_shutdown<M>(
-        mut self,
+        self,
         name: impl Into<String>,
         order: u32,
         timeout: Duration,
         hook: impl IntoHook<S, M>,
     ) -> Self {
+        self.add_hook(false, name.into(), order, timeout, hook.into_hook())
+    }
+
+    /// Adds a hook that runs at the *start* of the shutdown, right after readiness
+    /// turns false and before the drain delay: leaving service discovery, say (what
+    /// go-micro's `BeforeStop` is used for). Start hooks run in ascending order before
+    /// the others, count in the budget, and share one order space with them.
+    pub fn on_shutdown_at_start<M>(
+        self,
+        name: impl Into<String>,
+        order: u32,
+        timeout: Duration,
+        hook: impl IntoHook<S, M>,
+    ) -> Self {
+        self.add_hook(true, name.into(), order, timeout, hook.into_hook())
+    }
+
+    pub(crate) fn add_hook(
+        mut self,
+        at_start: bool,
+        name: String,
+        order: u32,
+        timeout: Duration,
+        hook: Hook<S>,
+    ) -> Self {
         self.hooks.push(HookSpec {
-            name: name.into(),
+            name,
             order,
             timeout,
-            hook: hook.into_hook(),
+            at_start,
+            hook,
         });
         self
     }
@@ -379,10 +407,12 @@ impl<S> Config<S> {
     pub fn signals(&self) -> &[Signal] {
         &self.signals
     }
-    /// The hooks as `(name, order, timeout)`, in the order they run.
+    /// The hooks as `(name, order, timeout)`, in the order they run (start hooks first).
     pub fn hooks(&self) -> impl Iterator<Item = (&str, u32, Duration)> {
-        self.hooks
-            .iter()
+        let start = self.hooks.iter().filter(|h| h.at_start);
+        let end = self.hooks.iter().filter(|h| !h.at_start);
+        start
+            .chain(end)
             .map(|h| (h.name.as_str(), h.order, h.timeout))
     }
 }

@@ -44,6 +44,7 @@
 //! [`Shutdown::trigger`], a failed setup, or a critical worker stopping:
 //!
 //! 1. readiness turns false (`/ready` answers 503); systemd hears `STOPPING=1`;
+//!    hooks marked `at = "start"` run (leaving service discovery, say);
 //! 2. the drain delay: everything keeps serving while load balancers notice;
 //! 3. intake closes: new tracked calls get [`ShuttingDown`];
 //! 4. workers are told to quit while calls in flight drain, concurrently, within
@@ -181,6 +182,7 @@ pub use winddown_macros::worker;
 /// |---|---|
 /// | `order` | whole number, unique across the service's hooks (required) |
 /// | `timeout` | duration (required, not zero) |
+/// | `at` | `"end"` (default: after the drain) or `"start"`: right after readiness turns false, before the drain delay, e.g. to leave service discovery |
 ///
 /// ```
 /// struct App;

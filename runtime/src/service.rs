@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::{error, info, warn};
 
-use crate::config::{Builder, Config, ConfigError};
+use crate::config::{Builder, Config, ConfigError, HookSpec};
 use crate::outcome::{IntoOutcome, panic_message};
 use crate::probes::{self, Check, Readiness};
 use crate::report::{Outcome, Phase, Report, Step};
@@ -347,6 +347,11 @@ async fn wind_down<S: Send + Sync + 'static>(
     );
     steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
 
+    // 1b. Start hooks (leaving service discovery, say), in order, each bounded.
+    for hook in config.hooks.iter().filter(|h| h.at_start) {
+        steps.push(run_hook(core, hook, &state).await);
+    }
+
     // 2. Drain delay: everything keeps serving while load balancers notice.
     if !config.drain_delay.is_zero() {
         let t = Instant::now();
@@ -378,7 +383,10 @@ async fn wind_down<S: Send + Sync + 'static>(
 
     // 4. Workers quit, all at once, while calls in flight drain: both within what
     //    grace leaves after the hooks' timeouts, so the hooks always get their time.
-    let hooks_time: Duration = config.hooks.iter().map(|h| h.timeout).sum();
+    let hooks_time: Duration = (config.hooks.iter())
+        .filter(|h| !h.at_start)
+        .map(|h| h.timeout)
+        .sum();
     let budget = deadline
         .checked_sub(hooks_time)
         .unwrap_or(started)
@@ -416,13 +424,8 @@ async fn wind_down<S: Send + Sync + 'static>(
 
     // 5. Hooks, in ascending order, each bounded by its timeout; a failure never
     //    stops the next one.
-    for hook in &config.hooks {
-        let t = Instant::now();
-        let _pending = core.progress.enter(format!("hook {}", hook.name));
-        info!(%service, phase = "hook", hook = %hook.name, order = hook.order, timeout_ms = hook.timeout.as_millis() as u64, "hook started");
-        let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
-        log_step(service, Phase::Hook, &hook.name, &outcome);
-        steps.push(step(Phase::Hook, &hook.name, outcome, t));
+    for hook in config.hooks.iter().filter(|h| !h.at_start) {
+        steps.push(run_hook(core, hook, &state).await);
     }
 
     // 6. The report: logged, handed back, and the watchdog stands down.
@@ -436,6 +439,27 @@ async fn wind_down<S: Send + Sync + 'static>(
     };
     report.log();
     report
+}
+
+/// Runs one hook bounded by its timeout, logged and named as pending meanwhile.
+async fn run_hook<S: Send + Sync + 'static>(
+    core: &Core,
+    hook: &HookSpec<S>,
+    state: &Option<Arc<S>>,
+) -> Step {
+    let service = core.name.as_str();
+    let t = Instant::now();
+    let _pending = core.progress.enter(format!("hook {}", hook.name));
+    let at = if hook.at_start { "start" } else { "end" };
+    info!(%service, phase = "hook", hook = %hook.name, order = hook.order, at, timeout_ms = hook.timeout.as_millis() as u64, "hook started");
+    let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
+    log_step(service, Phase::Hook, &hook.name, &outcome);
+    Step {
+        phase: Phase::Hook,
+        name: hook.name.clone(),
+        outcome,
+        elapsed: t.elapsed(),
+    }
 }
 
 fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {

@@ -47,6 +47,9 @@ mod db {
 #[on_shutdown(order = 2, timeout = "2s")]
 async fn flush_telemetry() {}
 
+#[on_shutdown(order = 0, timeout = "1s", at = "start")]
+async fn leave_discovery(_app: &App) {}
+
 #[handler]
 async fn get_user(id: u32) -> Result<u32, ShuttingDown> {
     Ok(id)
@@ -58,7 +61,7 @@ async fn get_user(id: u32) -> Result<u32, ShuttingDown> {
     drain_delay = "0s",
     probes = "127.0.0.1:0",
     signals = ["SIGTERM", "SIGINT"],
-    on_shutdown = [db::close_db, flush_telemetry]
+    on_shutdown = [db::close_db, flush_telemetry, leave_discovery]
 )]
 async fn main(svc: Service) -> anyhow::Result<App> {
     let db = Db;
