@@ -347,3 +347,27 @@ fn start_hooks_run_after_readiness_flips_and_before_the_drain_delay() {
         "the report lists the start hook before the drain delay"
     );
 }
+
+#[test]
+fn systemd_watchdog_is_pinged_when_asked() {
+    let dir = std::env::temp_dir().join(format!("winddown-watchdog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&path);
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    let env = [("NOTIFY_SOCKET", path.to_str().unwrap()), ("WATCHDOG_USEC", "200000")];
+    let mut p = Proc::start("clean", &env);
+    let mut pings = 0;
+    let mut buf = [0u8; 512];
+    while pings < 3 {
+        let n = sock.recv(&mut buf).expect("a notification");
+        if &buf[..n] == b"WATCHDOG=1\n" {
+            pings += 1;
+        }
+    }
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,4 +1,6 @@
-//! systemd notifications (`READY=1`, `STOPPING=1`), sent only when `NOTIFY_SOCKET` is set.
+//! systemd notifications, sent only when `NOTIFY_SOCKET` is set: `READY=1` after
+//! setup, `STOPPING=1` with `EXTEND_TIMEOUT_USEC` at shutdown, and `WATCHDOG=1`
+//! every half period while `WATCHDOG_USEC` asks for it.
 
 use std::time::Duration;
 
@@ -23,4 +25,24 @@ pub(crate) fn ready() {
 pub(crate) fn stopping(grace: Duration) {
     let usec = u32::try_from(grace.as_micros()).unwrap_or(u32::MAX);
     send(&[NotifyState::Stopping, NotifyState::ExtendTimeoutUsec(usec)]);
+}
+
+/// Pings systemd's watchdog every half `WATCHDOG_USEC`, for the life of the process
+/// (the shutdown included), when systemd asks for it.
+pub(crate) fn start_watchdog_pings() {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let Some(period) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let every = (period / 2).max(Duration::from_millis(1));
+    debug!(every_ms = every.as_millis() as u64, "pinging the systemd watchdog");
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            send(&[NotifyState::Watchdog]);
+        }
+    });
 }

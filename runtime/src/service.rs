@@ -213,6 +213,7 @@ impl<S: Send + Sync + 'static> Config<S> {
             None => None,
         };
         signal::listen(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
+        notify::start_watchdog_pings();
 
         let readiness = Arc::new(Readiness::default());
         for check in &self.checks {
