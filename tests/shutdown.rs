@@ -356,7 +356,10 @@ fn systemd_watchdog_is_pinged_when_asked() {
     let _ = std::fs::remove_file(&path);
     let sock = UnixDatagram::bind(&path).unwrap();
     sock.set_read_timeout(Some(PATIENCE)).unwrap();
-    let env = [("NOTIFY_SOCKET", path.to_str().unwrap()), ("WATCHDOG_USEC", "200000")];
+    let env = [
+        ("NOTIFY_SOCKET", path.to_str().unwrap()),
+        ("WATCHDOG_USEC", "200000"),
+    ];
     let mut p = Proc::start("clean", &env);
     let mut pings = 0;
     let mut buf = [0u8; 512];

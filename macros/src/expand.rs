@@ -99,24 +99,52 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         quote!(::core::result::Result::Ok::<_, ::core::convert::Infallible>(#call))
     };
 
-    quote! {
-        #(#attrs)*
-        #vis fn #outer() {
-            #inner_sig #body
-            #(#alias_defs)*
-            const _: () = {
-                struct OnShutdown;
-                #(#order_impls)*
-            };
-            #budget
-            let __winddown_builder = #p::Service::builder::<#state>(#name)
-                #grace_call
-                #drain_call
-                #probes_call
-                #signals_call;
-            #(#hook_calls)*
-            __winddown_builder.run_and_exit(|__winddown_svc: #p::Service| async move { #result })
+    let checks_and_builder = quote! {
+        #(#alias_defs)*
+        const _: () = {
+            struct OnShutdown;
+            #(#order_impls)*
+        };
+        #budget
+        let __winddown_builder = #p::Service::builder::<#state>(#name)
+            #grace_call
+            #drain_call
+            #probes_call
+            #signals_call;
+        #(#hook_calls)*
+    };
+    let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });
+    match &svc.state {
+        // The state type is known: the configuration is a fn of its own, so tests can
+        // check it (a Kubernetes manifest against it, say), and `main` runs it.
+        Some(state) => {
+            let doc = format!(
+                "The configuration of the `{}` service, as `#[service]` on `{outer}` declares it \
+                 (checked: `Err` says what is wrong).",
+                svc.name.value()
+            );
+            quote! {
+                #[doc = #doc]
+                #vis fn service_config() -> ::core::result::Result<#p::Config<#state>, #p::ConfigError> {
+                    #checks_and_builder
+                    __winddown_builder.build()
+                }
+
+                #(#attrs)*
+                #vis fn #outer() {
+                    #inner_sig #body
+                    #p::run_config(#name, service_config(), #setup_closure)
+                }
+            }
         }
+        None => quote! {
+            #(#attrs)*
+            #vis fn #outer() {
+                #inner_sig #body
+                #checks_and_builder
+                __winddown_builder.run_and_exit(#setup_closure)
+            }
+        },
     }
 }
 

@@ -6,7 +6,10 @@ pub use std::time::Duration;
 
 pub use std::string::String;
 
-pub use crate::{IntoOutcome, IntoWorker, Quit, Service, ShuttingDown, Signal, Worker};
+pub use crate::service::run_config;
+pub use crate::{
+    Config, ConfigError, IntoOutcome, IntoWorker, Quit, Service, ShuttingDown, Signal, Worker,
+};
 
 /// The default grace, in milliseconds, for the compile-time budget check.
 pub const DEFAULT_GRACE_MS: u64 = crate::DEFAULT_GRACE.as_millis() as u64;

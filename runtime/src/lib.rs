@@ -61,6 +61,8 @@ pub mod __private;
 mod axum;
 mod config;
 mod hooks;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 mod logging;
 mod notify;
 mod outcome;

@@ -37,7 +37,10 @@ pub(crate) fn start_watchdog_pings() {
         return;
     };
     let every = (period / 2).max(Duration::from_millis(1));
-    debug!(every_ms = every.as_millis() as u64, "pinging the systemd watchdog");
+    debug!(
+        every_ms = every.as_millis() as u64,
+        "pinging the systemd watchdog"
+    );
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

@@ -168,12 +168,28 @@ impl<S: Send + Sync + 'static> Builder<S> {
         Fut: Future<Output = Result<S, E>>,
         E: Display + Debug + Send + Sync + 'static,
     {
-        logging::init();
         let name = self.name.clone();
-        match self.build() {
-            Ok(config) => config.run_and_exit(setup),
-            Err(e) => exit(&name, &e),
-        }
+        run_config(&name, self.build(), setup)
+    }
+}
+
+/// Runs `config` and exits, or logs why it could not be built and exits 1.
+#[doc(hidden)]
+pub fn run_config<S, F, Fut, E>(
+    service: &str,
+    config: Result<Config<S>, ConfigError>,
+    setup: F,
+) -> !
+where
+    S: Send + Sync + 'static,
+    F: FnOnce(Service) -> Fut,
+    Fut: Future<Output = Result<S, E>>,
+    E: Display + Debug + Send + Sync + 'static,
+{
+    logging::init();
+    match config {
+        Ok(config) => config.run_and_exit(setup),
+        Err(e) => exit(service, &e),
     }
 }
 
