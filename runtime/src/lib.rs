@@ -60,6 +60,8 @@ pub mod __private;
 #[cfg(feature = "axum")]
 mod axum;
 mod config;
+#[cfg(feature = "tonic")]
+mod grpc;
 mod hooks;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
@@ -79,6 +81,8 @@ mod workers;
 #[cfg(feature = "axum")]
 pub use crate::axum::{InFlightLayer, InFlightService};
 pub use config::{Builder, Config, ConfigError, DEFAULT_GRACE, fmt_duration};
+#[cfg(feature = "tonic")]
+pub use grpc::{GrpcLayer, GrpcService};
 pub use hooks::{Hook, IntoHook, deadline};
 pub use outcome::IntoOutcome;
 pub use report::{Outcome, Phase, Report, Step};

@@ -41,6 +41,8 @@ pub(crate) struct Core {
     pub(crate) quit: CancellationToken,
     /// Cancelled when the shutdown sequence has finished: servers close their listeners.
     pub(crate) finished: CancellationToken,
+    /// Cancelled when readiness first turns true.
+    pub(crate) became_ready: CancellationToken,
     pub(crate) readiness: Arc<Readiness>,
     pub(crate) workers: Mutex<Vec<Running>>,
     pub(crate) worker_names: Mutex<HashMap<String, usize>>,
@@ -247,6 +249,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 in_flight: in_flight.clone(),
                 quit: CancellationToken::new(),
                 finished: CancellationToken::new(),
+                became_ready: CancellationToken::new(),
                 readiness,
                 workers: Mutex::default(),
                 worker_names: Mutex::default(),
@@ -277,6 +280,7 @@ impl<S: Send + Sync + 'static> Config<S> {
             None => {
                 if served {
                     svc.core.readiness.set_ready();
+                    svc.core.became_ready.cancel();
                     notify::ready();
                 }
                 info!(service = %name, phase = "setup", elapsed_ms = elapsed.as_millis() as u64, ready = served, "setup finished");

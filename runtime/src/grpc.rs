@@ -1,0 +1,157 @@
+//! tonic: a tracked gRPC server, calls refused with `UNAVAILABLE` once intake has
+//! closed, and the standard health service following readiness (feature `tonic`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper::{Request, Response};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tracing::{info, warn};
+
+use crate::serve::TrackedBody;
+use crate::service::Service;
+use crate::tracking::{self, InFlight};
+
+/// The path prefix of the standard health service, whose calls are not counted in
+/// flight (a `Watch` stream never ends, and a health check is not work to drain).
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+impl Service {
+    /// Serves gRPC `routes` on `listener`, tracked: every call counts in flight until
+    /// its response (stream included) has ended; at intake close the server stops
+    /// accepting and sends GOAWAY, calls still arriving get `UNAVAILABLE`, and the
+    /// calls in flight finish within the drain's deadline. HTTP/2, as gRPC needs.
+    ///
+    /// ```no_run
+    /// # async fn demo(svc: winddown::Service) -> std::io::Result<()> {
+    /// let routes = tonic::service::Routes::new(svc.grpc_health());
+    /// svc.serve_grpc(tokio::net::TcpListener::bind("0.0.0.0:50051").await?, routes);
+    /// # Ok(()) }
+    /// ```
+    pub fn serve_grpc(&self, listener: TcpListener, routes: Routes) {
+        let name = self.core.name.clone();
+        let in_flight = self.core.in_flight.clone();
+        let layer = GrpcLayer::new(self);
+        tokio::spawn(async move {
+            if let Ok(addr) = listener.local_addr() {
+                info!(service = %name, phase = "start", %addr, "serving gRPC");
+            }
+            let intake = in_flight.closed_owned();
+            let served = tonic::transport::Server::builder()
+                .layer(layer)
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), intake)
+                .await;
+            if let Err(error) = served {
+                warn!(service = %name, %error, "gRPC server ended with an error");
+            }
+        });
+    }
+
+    /// The standard gRPC health service (`grpc.health.v1.Health`), following
+    /// readiness: `SERVING` once setup has finished, `NOT_SERVING` the moment the
+    /// shutdown starts. Add it to the routes you serve.
+    pub fn grpc_health(&self) -> HealthServer<impl Health> {
+        let (reporter, server) = tonic_health::server::health_reporter();
+        let core = self.core.clone();
+        tokio::spawn(async move {
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            tokio::select! {
+                _ = core.became_ready.cancelled() => {
+                    reporter.set_service_status("", ServingStatus::Serving).await;
+                    core.shutdown.triggered().await;
+                }
+                _ = core.shutdown.triggered() => {}
+            }
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+        });
+        server
+    }
+}
+
+/// A tower layer for tonic servers: counts each call in flight until its response
+/// has ended, and answers `UNAVAILABLE` once intake has closed. Built into
+/// [`Service::serve_grpc`]; add it yourself (`Server::builder().layer(..)`) when
+/// serving tonic some other way.
+#[derive(Clone, Debug, Default)]
+pub struct GrpcLayer {
+    in_flight: Option<InFlight>,
+}
+
+impl GrpcLayer {
+    /// Counts into `svc`'s calls in flight.
+    pub fn new(svc: &Service) -> Self {
+        GrpcLayer {
+            in_flight: Some(svc.in_flight()),
+        }
+    }
+
+    /// Counts into the service running in this process when each call arrives.
+    pub fn current() -> Self {
+        GrpcLayer { in_flight: None }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for GrpcLayer {
+    type Service = GrpcService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcService {
+            inner,
+            in_flight: self.in_flight.clone(),
+        }
+    }
+}
+
+/// The service [`GrpcLayer`] wraps.
+#[derive(Clone, Debug)]
+pub struct GrpcService<S> {
+    inner: S,
+    in_flight: Option<InFlight>,
+}
+
+impl<S, B> tower_service::Service<Request<B>> for GrpcService<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let tracked = !req.uri().path().starts_with(HEALTH_PREFIX);
+        let in_flight = match self.in_flight.clone().or_else(tracking::current) {
+            Some(in_flight) if tracked => in_flight,
+            _ => return Box::pin(inner.call(req)),
+        };
+        let guard = match in_flight.enter() {
+            Ok(guard) => guard,
+            Err(refused) => {
+                let status = tonic::Status::unavailable(refused.to_string());
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        };
+        Box::pin(async move {
+            let rsp = inner.call(req).await?;
+            let rsp = TrackedBody::wrap(rsp, guard, &in_flight);
+            Ok(rsp.map(Body::new))
+        })
+    }
+}
