@@ -74,6 +74,8 @@ mod serve;
 mod service;
 mod shutdown;
 mod signal;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tracking;
 mod watchdog;
 mod workers;
