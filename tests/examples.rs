@@ -142,3 +142,18 @@ fn kubernetes_turns_unready_first_and_keeps_serving_through_the_drain_delay() {
         "drain delay skipped"
     );
 }
+
+#[test]
+fn an_app_port_already_taken_is_a_setup_error_with_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut p = Proc::example(
+        "complete",
+        &[("APP_ADDR", &addr), ("PROBES_ADDR", "127.0.0.1:0")],
+    );
+    assert_eq!(p.exit_code(), 1);
+    p.assert_log("setup did not finish");
+    p.assert_log(&format!("outcome=failed: cannot listen on {addr}: Address already in use"));
+    p.assert_log("cause=setup failed");
+    p.assert_log("step=close_db outcome=skipped");
+}

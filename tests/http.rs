@@ -237,3 +237,27 @@ fn an_upgraded_connection_counts_in_flight_until_it_closes() {
         assert!(p.position("upgraded connection closed") < p.position("hook started"));
     }
 }
+
+#[test]
+fn a_second_signal_during_the_drain_exits_at_once() {
+    let (mut p, app) = start("axum", &[]);
+    let call = thread::spawn(move || {
+        raw(
+            app,
+            b"GET /work?ms=20000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+    });
+    thread::sleep(Duration::from_millis(300));
+    p.signal(SIGTERM);
+    thread::sleep(Duration::from_millis(300)); // draining: the call runs for 20s
+    assert!(p.is_running());
+    let second = Instant::now();
+    p.signal(SIGINT);
+    assert_eq!(p.exit_code(), 130);
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "did not exit at once"
+    );
+    p.assert_log("second signal: exiting now");
+    let _ = call.join();
+}

@@ -374,3 +374,25 @@ fn systemd_watchdog_is_pinged_when_asked() {
     assert_eq!(p.exit_code(), 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn every_hook_timing_out_is_reported_and_the_sequence_still_ends() {
+    let mut p = Proc::start("all_hooks_time_out", &[]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 1);
+    for hook in ["first", "second", "third"] {
+        p.assert_log(&format!("step={hook} outcome=timed out after 200ms"));
+    }
+    assert!(!p.stderr().contains("grace exhausted"));
+}
+
+#[test]
+fn grace_exhausted_while_calls_still_run_names_them() {
+    let mut p = Proc::start("grace_with_calls", &[]);
+    p.wait_for("setup started");
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 1);
+    p.assert_log("grace exhausted: exiting with work still pending");
+    p.assert_log("pending=[\"setup\", \"2 in-flight call(s)\"]");
+}

@@ -22,9 +22,13 @@ pub fn probes_addr() -> String {
     std::env::var("PROBES_ADDR").unwrap_or_else(|_| "127.0.0.1:8081".into())
 }
 
-/// Binds [`app_addr`] and prints where the app and its probes listen.
-pub async fn bind_app(svc: &Service) -> std::io::Result<TcpListener> {
-    let listener = TcpListener::bind(app_addr()).await?;
+/// Binds [`app_addr`] and prints where the app and its probes listen; a failure
+/// names the address.
+pub async fn bind_app(svc: &Service) -> anyhow::Result<TcpListener> {
+    let addr = app_addr();
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     println!("listening on http://{}", listener.local_addr()?);
     if let Some(probes) = svc.probes_addr() {
         println!("probes on http://{probes}");
@@ -59,7 +63,7 @@ pub async fn ping(pool: SqlitePool) -> Result<(), sqlx::Error> {
 
 /// Serves `hello` by hand (no framework): stops accepting when intake closes, and
 /// counts each request in flight so the shutdown waits for it.
-pub async fn serve_hello(svc: &Service) -> std::io::Result<SocketAddr> {
+pub async fn serve_hello(svc: &Service) -> anyhow::Result<SocketAddr> {
     let listener = bind_app(svc).await?;
     let addr = listener.local_addr()?;
     let svc = svc.clone();
