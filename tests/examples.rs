@@ -153,7 +153,9 @@ fn an_app_port_already_taken_is_a_setup_error_with_the_address() {
     );
     assert_eq!(p.exit_code(), 1);
     p.assert_log("setup did not finish");
-    p.assert_log(&format!("outcome=failed: cannot listen on {addr}: Address already in use"));
+    p.assert_log(&format!(
+        "outcome=failed: cannot listen on {addr}: Address already in use"
+    ));
     p.assert_log("cause=setup failed");
     p.assert_log("step=close_db outcome=skipped");
 }
