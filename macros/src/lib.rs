@@ -11,6 +11,8 @@ mod ctxt;
 mod duration;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod proptests;
 mod valid;
 
 use proc_macro::TokenStream;
