@@ -7,6 +7,7 @@ pub use std::time::Duration;
 pub use std::string::String;
 
 pub use crate::service::run_config;
+pub use crate::tracking::set_current;
 pub use crate::{
     Config, ConfigError, IntoOutcome, IntoWorker, Quit, Service, ShuttingDown, Signal, Worker,
 };

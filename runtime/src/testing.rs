@@ -11,7 +11,8 @@
 //! use std::time::Duration;
 //! use winddown::testing::Drill;
 //!
-//! let report = Drill::new(env!("CARGO_BIN_EXE_myservice"))
+//! // In an integration test, `env!("CARGO_BIN_EXE_myservice")` gives the path.
+//! let report = Drill::new("target/debug/myservice")
 //!     .requests(100)                       // in flight when the signal is sent
 //!     .path(|ms| format!("/work?ms={ms}")) // each request takes `ms` to answer
 //!     .durations(0, 2000)

@@ -1,7 +1,9 @@
 //! Counting calls in flight, and refusing new ones once intake has closed.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
@@ -122,14 +124,36 @@ impl InFlight {
 }
 
 static CURRENT: RwLock<Option<InFlight>> = RwLock::new(None);
+/// Bumped by every `set_current`: threads refresh their cached copy when it moves.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) fn set_current(in_flight: Option<InFlight>) {
+thread_local! {
+    static CACHED: RefCell<(u64, Option<InFlight>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// Makes `in_flight` the process's current set (what a running service does).
+pub fn set_current(in_flight: Option<InFlight>) {
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = in_flight;
+    GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// Calls `f` with the current set: one atomic load and a thread-local on the fast
+/// path (no lock, no reference count), the shared copy only after a change.
+fn with_current<R>(f: impl FnOnce(Option<&InFlight>) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != generation {
+            let current = CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone();
+            *cached = (generation, current);
+        }
+        f(cached.1.as_ref())
+    })
 }
 
 /// The in-flight set of the service running in this process, if one runs.
 pub fn current() -> Option<InFlight> {
-    CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
+    with_current(|c| c.cloned())
 }
 
 /// Runs `fut` counted in flight by the service running in this process (what
@@ -143,7 +167,7 @@ pub fn current() -> Option<InFlight> {
 /// # Ok(()) }
 /// ```
 pub fn track<F: Future>(fut: F) -> impl Future<Output = Result<F::Output, ShuttingDown>> {
-    let entered = current().map(|in_flight| in_flight.enter()).transpose();
+    let entered = with_current(|c| c.map(InFlight::enter).transpose());
     async move {
         let _guard = entered?;
         Ok(fut.await)
