@@ -44,6 +44,11 @@ impl IntoResponse for ShuttingDown {
 /// `Connection: close` once intake has closed, and ends server-sent event streams
 /// at intake close. With [`Service::serve`] it is built in.
 ///
+/// The layer sees requests, not connections: it releases a call when its response
+/// body has ended, a moment before the server writes the last bytes. If the process
+/// exits at once after the drain (no hook, or instant ones), those bytes can be lost
+/// under heavy load; [`Service::serve`] counts connections and has no such race.
+///
 /// ```no_run
 /// # async fn demo(svc: winddown::Service) {
 /// let app: axum::Router = axum::Router::new()
