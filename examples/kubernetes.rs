@@ -30,16 +30,3 @@ async fn main(svc: Service) -> anyhow::Result<()> {
     svc.serve(shared::bind_app(&svc).await?, router);
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    /// The manifest agrees with the service: `cargo test --example kubernetes`.
-    #[test]
-    fn the_deployment_agrees_with_the_service() {
-        let config = super::service_config().expect("a valid configuration");
-        let manifest = include_str!("../deploy/kubernetes.yaml");
-        if let Err(mismatches) = winddown::kubernetes::check(&config, manifest) {
-            panic!("{mismatches}");
-        }
-    }
-}

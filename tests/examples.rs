@@ -3,6 +3,11 @@
 
 mod common;
 
+/// The `kubernetes` example's code, for its generated `service_config()`.
+#[allow(dead_code)]
+#[path = "../examples/kubernetes.rs"]
+mod kubernetes_example;
+
 use std::net::SocketAddr;
 
 use common::*;
@@ -158,4 +163,13 @@ fn an_app_port_already_taken_is_a_setup_error_with_the_address() {
     ));
     p.assert_log("cause=setup failed");
     p.assert_log("step=close_db outcome=skipped");
+}
+
+#[test]
+fn the_kubernetes_manifest_agrees_with_the_service() {
+    let config = kubernetes_example::service_config().expect("a valid configuration");
+    let manifest = include_str!("../deploy/kubernetes.yaml");
+    if let Err(mismatches) = winddown::kubernetes::check(&config, manifest) {
+        panic!("{mismatches}");
+    }
 }

@@ -12,18 +12,14 @@ use crate::valid;
 
 /// `fn main() { async fn setup(..) {..}  checks;  Service::builder(..)...run_and_exit(..) }`
 pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
-    let ItemFn {
+    let Main {
         attrs,
         vis,
-        sig,
-        body,
-        ..
-    } = item;
+        outer,
+        setup,
+        inner: setup_fn,
+    } = Main::split(item);
     let p = quote!(::winddown::__private);
-    let outer = &sig.ident;
-    let setup = format_ident!("__winddown_setup", span = sig.ident.span());
-    let mut inner_sig = sig.clone();
-    inner_sig.ident = setup.clone();
 
     let aliases: Vec<_> = (0..svc.hooks.len())
         .map(|i| format_ident!("__winddown_hook_{}", i))
@@ -118,6 +114,11 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         // The state type is known: the configuration is a fn of its own, so tests can
         // check it (a Kubernetes manifest against it, say), and `main` runs it.
         Some(state) => {
+            // Tests anywhere in the crate may check it: at least crate-visible.
+            let config_vis = match &vis {
+                syn::Visibility::Inherited => quote!(pub(crate)),
+                other => quote!(#other),
+            };
             let doc = format!(
                 "The configuration of the `{}` service, as `#[service]` on `{outer}` declares it \
                  (checked: `Err` says what is wrong).",
@@ -125,14 +126,14 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             );
             quote! {
                 #[doc = #doc]
-                #vis fn service_config() -> ::core::result::Result<#p::Config<#state>, #p::ConfigError> {
+                #config_vis fn service_config() -> ::core::result::Result<#p::Config<#state>, #p::ConfigError> {
                     #checks_and_builder
                     __winddown_builder.build()
                 }
 
                 #(#attrs)*
                 #vis fn #outer() {
-                    #inner_sig #body
+                    #setup_fn
                     #p::run_config(#name, service_config(), #setup_closure)
                 }
             }
@@ -140,7 +141,7 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         None => quote! {
             #(#attrs)*
             #vis fn #outer() {
-                #inner_sig #body
+                #setup_fn
                 #checks_and_builder
                 __winddown_builder.run_and_exit(#setup_closure)
             }
@@ -151,21 +152,49 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
 /// The fallback of `#[service]`: the body still type-checks inside a plain `fn`, so
 /// the real error is not buried under "`main` cannot be async".
 pub(crate) fn service_fallback(item: ItemFn) -> TokenStream {
-    let ItemFn {
+    let Main {
         attrs,
         vis,
-        sig,
-        body,
+        outer,
+        inner,
         ..
-    } = item;
-    let outer = &sig.ident;
-    let mut inner = sig.clone();
-    inner.ident = format_ident!("__winddown_setup");
+    } = Main::split(item);
     quote! {
         #(#attrs)*
         #vis fn #outer() {
             #[allow(dead_code)]
-            #inner #body
+            #inner
+        }
+    }
+}
+
+/// `#[service]`'s fn, split: the outer `fn main()` keeps the attributes, visibility
+/// and name; the user's async fn lives on inside it as `__winddown_setup`.
+struct Main {
+    attrs: Vec<syn::Attribute>,
+    vis: syn::Visibility,
+    outer: syn::Ident,
+    setup: syn::Ident,
+    inner: TokenStream,
+}
+
+impl Main {
+    fn split(item: ItemFn) -> Self {
+        let ItemFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        } = item;
+        let setup = format_ident!("__winddown_setup", span = sig.ident.span());
+        let mut inner_sig = sig.clone();
+        inner_sig.ident = setup.clone();
+        Main {
+            attrs,
+            vis,
+            outer: sig.ident,
+            setup,
+            inner: quote!(#inner_sig #body),
         }
     }
 }

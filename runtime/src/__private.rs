@@ -60,33 +60,32 @@ pub trait HookOrderMustBeUnique<const ORDER: u32> {}
 /// Checks at compile time that a hook's return type is accepted.
 pub fn assert_outcome<T: IntoOutcome>() {}
 
-const CAP: usize = 1024;
-
-/// The budget check's verdict, with its message formatted at compile time.
-pub struct Budget {
-    exceeded: bool,
-    buf: [u8; CAP],
+/// A string built in `const` context: the budget message at compile time, and the
+/// duration formatting at run time (one implementation of the grammar's output).
+pub(crate) struct ConstBuf<const N: usize> {
+    buf: [u8; N],
     len: usize,
 }
 
-impl Budget {
-    /// Whether drain delay plus hook timeouts exceed grace.
-    pub const fn exceeded(&self) -> bool {
-        self.exceeded
-    }
-
-    /// The message, with the real numbers.
-    pub const fn as_str(&self) -> &str {
-        match core::str::from_utf8(self.buf.split_at(self.len).0) {
-            Ok(s) => s,
-            Err(_) => "the shutdown does not fit in grace",
+impl<const N: usize> ConstBuf<N> {
+    pub(crate) const fn new() -> Self {
+        ConstBuf {
+            buf: [0; N],
+            len: 0,
         }
     }
 
-    const fn push(&mut self, s: &str) {
+    pub(crate) const fn as_str(&self) -> &str {
+        match core::str::from_utf8(self.buf.split_at(self.len).0) {
+            Ok(s) => s,
+            Err(_) => "",
+        }
+    }
+
+    pub(crate) const fn push(&mut self, s: &str) {
         let bytes = s.as_bytes();
         let mut i = 0;
-        while i < bytes.len() && self.len < CAP {
+        while i < bytes.len() && self.len < N {
             self.buf[self.len] = bytes[i];
             self.len += 1;
             i += 1;
@@ -106,15 +105,15 @@ impl Budget {
         }
         while k > 0 {
             k -= 1;
-            if self.len < CAP {
+            if self.len < N {
                 self.buf[self.len] = digits[k];
                 self.len += 1;
             }
         }
     }
 
-    /// Formats milliseconds in the attribute grammar: `1m30s`, `250ms`, `0s`.
-    const fn push_duration(&mut self, mut ms: u64) {
+    /// Milliseconds in the attribute grammar: `1m30s`, `250ms`, `0s`.
+    pub(crate) const fn push_duration(&mut self, mut ms: u64) {
         if ms == 0 {
             self.push("0s");
             return;
@@ -133,6 +132,24 @@ impl Budget {
     }
 }
 
+/// The budget check's verdict, with its message formatted at compile time.
+pub struct Budget {
+    exceeded: bool,
+    msg: ConstBuf<1024>,
+}
+
+impl Budget {
+    /// Whether drain delay plus hook timeouts exceed grace.
+    pub const fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+
+    /// The message, with the real numbers.
+    pub const fn as_str(&self) -> &str {
+        self.msg.as_str()
+    }
+}
+
 /// Whether `drain_ms` plus every hook's timeout fits in `grace_ms`; if not, the
 /// message names every number.
 pub const fn budget(grace_ms: u64, drain_ms: u64, hooks: &[(&str, u64)]) -> Budget {
@@ -144,30 +161,30 @@ pub const fn budget(grace_ms: u64, drain_ms: u64, hooks: &[(&str, u64)]) -> Budg
     }
     let mut b = Budget {
         exceeded: total > grace_ms,
-        buf: [0; CAP],
-        len: 0,
+        msg: ConstBuf::new(),
     };
     if !b.exceeded {
         return b;
     }
-    b.push("the shutdown does not fit in grace: drain_delay ");
-    b.push_duration(drain_ms);
+    let m = &mut b.msg;
+    m.push("the shutdown does not fit in grace: drain_delay ");
+    m.push_duration(drain_ms);
     let mut i = 0;
     while i < hooks.len() {
-        b.push(" + ");
-        b.push_duration(hooks[i].1);
-        b.push(" (");
-        b.push(hooks[i].0);
-        b.push(")");
+        m.push(" + ");
+        m.push_duration(hooks[i].1);
+        m.push(" (");
+        m.push(hooks[i].0);
+        m.push(")");
         i += 1;
     }
-    b.push(" = ");
-    b.push_duration(total);
-    b.push(" is more than grace ");
-    b.push_duration(grace_ms);
-    b.push("; raise grace to at least ");
-    b.push_duration(total);
-    b.push(", or shorten the drain delay or the hook timeouts");
+    m.push(" = ");
+    m.push_duration(total);
+    m.push(" is more than grace ");
+    m.push_duration(grace_ms);
+    m.push("; raise grace to at least ");
+    m.push_duration(total);
+    m.push(", or shorten the drain delay or the hook timeouts");
     b
 }
 

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::serve::{TrackedBody, shutting_down_response};
 use crate::service::Service;
-use crate::tracking::{self, InFlight, ShuttingDown};
+use crate::tracking::{self, Admission, InFlight, ShuttingDown};
 
 impl Service {
     /// Serves an axum `Router` on `listener`, tracked and drained at shutdown; see
@@ -113,16 +113,13 @@ where
         // The clone that was made ready serves this call (tower's usual dance).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let Some(in_flight) = self.in_flight.clone().or_else(tracking::current) else {
-            return Box::pin(inner.call(req));
-        };
-        let guard = match in_flight.enter() {
-            Ok(guard) => guard,
-            Err(refused) => return Box::pin(async move { Ok(refused.into_response()) }),
-        };
-        Box::pin(async move {
-            let rsp = inner.call(req).await?;
-            Ok(TrackedBody::wrap(rsp, guard, &in_flight).map(Body::new))
-        })
+        match tracking::admit(self.in_flight.as_ref()) {
+            Admission::Untracked => Box::pin(inner.call(req)),
+            Admission::Refused(refused) => Box::pin(async move { Ok(refused.into_response()) }),
+            Admission::Counted(guard, in_flight) => Box::pin(async move {
+                let rsp = inner.call(req).await?;
+                Ok(TrackedBody::wrap(rsp, guard, &in_flight).map(Body::new))
+            }),
+        }
     }
 }

@@ -102,18 +102,9 @@ pub enum ConfigError {
 /// assert_eq!(winddown::fmt_duration(Duration::ZERO), "0s");
 /// ```
 pub fn fmt_duration(d: Duration) -> String {
-    let mut ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
-        if ms >= size {
-            out.push_str(&format!("{}{unit}", ms / size));
-            ms %= size;
-        }
-    }
-    out
+    let mut buf = crate::__private::ConstBuf::<64>::new();
+    buf.push_duration(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    buf.as_str().to_owned()
 }
 
 pub(crate) struct HookSpec<S> {

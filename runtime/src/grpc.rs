@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::serve::TrackedBody;
 use crate::service::Service;
-use crate::tracking::{self, InFlight};
+use crate::tracking::{self, Admission, InFlight};
 
 /// The path prefix of the standard health service, whose calls are not counted in
 /// flight (a `Watch` stream never ends, and a health check is not work to drain).
@@ -136,22 +136,19 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let tracked = !req.uri().path().starts_with(HEALTH_PREFIX);
-        let in_flight = match self.in_flight.clone().or_else(tracking::current) {
-            Some(in_flight) if tracked => in_flight,
-            _ => return Box::pin(inner.call(req)),
-        };
-        let guard = match in_flight.enter() {
-            Ok(guard) => guard,
-            Err(refused) => {
+        if req.uri().path().starts_with(HEALTH_PREFIX) {
+            return Box::pin(inner.call(req));
+        }
+        match tracking::admit(self.in_flight.as_ref()) {
+            Admission::Untracked => Box::pin(inner.call(req)),
+            Admission::Refused(refused) => {
                 let status = tonic::Status::unavailable(refused.to_string());
-                return Box::pin(async move { Ok(status.into_http()) });
+                Box::pin(async move { Ok(status.into_http()) })
             }
-        };
-        Box::pin(async move {
-            let rsp = inner.call(req).await?;
-            let rsp = TrackedBody::wrap(rsp, guard, &in_flight);
-            Ok(rsp.map(Body::new))
-        })
+            Admission::Counted(guard, in_flight) => Box::pin(async move {
+                let rsp = inner.call(req).await?;
+                Ok(TrackedBody::wrap(rsp, guard, &in_flight).map(Body::new))
+            }),
+        }
     }
 }

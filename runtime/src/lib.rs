@@ -92,7 +92,7 @@ pub use serve::{BoxError, TrackedBody, shutting_down_response};
 pub use service::Service;
 pub use shutdown::{Cause, Quit, Shutdown};
 pub use signal::{Signal, UnknownSignal};
-pub use tracking::{InFlight, InFlightGuard, ShuttingDown, track};
+pub use tracking::{InFlight, InFlightGuard, ShuttingDown, in_flight, track};
 /// Turns `async fn main` into the service's entry point.
 ///
 /// The body is setup: it returns the application state (or `()`), which lives until

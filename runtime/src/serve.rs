@@ -61,63 +61,50 @@ impl Service {
         B::Error: Into<BoxError>,
     {
         let svc = self.clone();
-        tokio::spawn(async move { svc.serve_loop(listener, service).await });
-    }
-
-    async fn serve_loop<S, B>(self, listener: TcpListener, service: S)
-    where
-        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let core = &self.core;
-        let name = core.name.clone();
-        match listener.local_addr() {
-            Ok(addr) => info!(service = %name, phase = "start", %addr, "serving HTTP"),
-            Err(_) => info!(service = %name, phase = "start", "serving HTTP"),
-        }
-        let in_flight = core.in_flight.clone();
-        loop {
-            let stream = tokio::select! {
-                biased;
-                _ = in_flight.closed() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        warn!(service = %name, %error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            let guard = in_flight.hold();
-            let tracked = Tracked {
-                inner: service.clone(),
-                in_flight: in_flight.clone(),
-                served: Arc::default(),
-            };
-            tokio::spawn(serve_connection(stream, tracked, in_flight.clone(), guard));
-        }
-        // Intake closed: until the sequence ends, whoever still connects (the listen
-        // backlog included) is answered 503 instead of being reset.
-        debug!(service = %name, "intake closed: answering new connections 503");
-        loop {
-            tokio::select! {
-                biased;
-                _ = core.finished.cancelled() => break,
-                accepted = listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        tokio::spawn(refuse(stream, in_flight.hold()));
+        tokio::spawn(async move {
+            let core = &svc.core;
+            let name = core.name.clone();
+            match listener.local_addr() {
+                Ok(addr) => info!(service = %name, phase = "start", %addr, "serving HTTP"),
+                Err(_) => info!(service = %name, phase = "start", "serving HTTP"),
+            }
+            let in_flight = core.in_flight.clone();
+            loop {
+                let stream = tokio::select! {
+                    biased;
+                    _ = in_flight.closed() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            warn!(service = %name, %error, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                let guard = in_flight.hold();
+                let tracked = Tracked {
+                    inner: service.clone(),
+                    in_flight: in_flight.clone(),
+                    served: Arc::default(),
+                };
+                tokio::spawn(serve_connection(stream, tracked, in_flight.clone(), guard));
+            }
+            // Intake closed: until the sequence ends, whoever still connects (the listen
+            // backlog included) is answered 503 instead of being reset.
+            debug!(service = %name, "intake closed: answering new connections 503");
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = core.finished.cancelled() => break,
+                    accepted = listener.accept() => {
+                        if let Ok((stream, _)) = accepted {
+                            tokio::spawn(refuse(stream, in_flight.hold()));
+                        }
                     }
                 }
             }
-        }
+        });
     }
 }
 

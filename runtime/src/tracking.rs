@@ -151,8 +151,36 @@ fn with_current<R>(f: impl FnOnce(Option<&InFlight>) -> R) -> R {
     })
 }
 
-/// The in-flight set of the service running in this process, if one runs.
-pub fn current() -> Option<InFlight> {
+/// How a layer lets a call in.
+#[cfg(any(feature = "axum", feature = "tonic"))]
+pub(crate) enum Admission {
+    /// No service runs: the call runs uncounted.
+    Untracked,
+    /// Intake has closed.
+    Refused(ShuttingDown),
+    /// Counted until the guard goes; the set is kept for the response body.
+    Counted(InFlightGuard, InFlight),
+}
+
+/// Admits a call into `explicit`, or into the current service's set.
+#[cfg(any(feature = "axum", feature = "tonic"))]
+pub(crate) fn admit(explicit: Option<&InFlight>) -> Admission {
+    let in_flight = match explicit {
+        Some(in_flight) => in_flight.clone(),
+        None => match in_flight() {
+            Some(in_flight) => in_flight,
+            None => return Admission::Untracked,
+        },
+    };
+    match in_flight.enter() {
+        Ok(guard) => Admission::Counted(guard, in_flight),
+        Err(refused) => Admission::Refused(refused),
+    }
+}
+
+/// The calls in flight of the service running in this process, if one runs: what
+/// `#[handler]` and [`track`] count into.
+pub fn in_flight() -> Option<InFlight> {
     with_current(|c| c.cloned())
 }
 
