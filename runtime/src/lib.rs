@@ -1,7 +1,8 @@
 //! # winddown
 //!
-//! Graceful shutdown for tokio services, correct by construction. One builder (or
-//! four attributes, in the next release) gives a service signal handling, `/health`
+//! Graceful shutdown for tokio services, correct by construction. Four attributes
+//! ([`service`], [`worker`], [`on_shutdown`], [`handler`]) or the builder below give a
+//! service signal handling, `/health`
 //! and `/ready` probes, a drain delay, in-flight draining, workers that stop when
 //! told, cleanup hooks in a checked order with per-hook timeouts, one overall
 //! deadline enforced even against blocked threads, a report and an honest exit code.
@@ -52,6 +53,15 @@
 //! 5. `on_shutdown` hooks run in ascending order, each bounded by its timeout;
 //! 6. the [`Report`] is logged and the process exits 0 if every step was clean, 1
 //!    otherwise, 128 + the signal's number on a second signal.
+//!
+//! ## Features
+//!
+//! - `axum`: `Service::serve` for a `Router`, `InFlightLayer`, `ShuttingDown` as a 503.
+//! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
+//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
+//! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
+//!
+//! [`Service::serve_hyper`] (any hyper service) needs no feature.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
