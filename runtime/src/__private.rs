@@ -6,16 +6,21 @@ pub use std::time::Duration;
 
 pub use std::string::String;
 
-pub use crate::service::run_config;
-pub use crate::tracking::set_current;
+pub use crate::sequence::run_config;
+
+/// Makes `in_flight` the process's current set (what a running service does).
+pub fn set_current(in_flight: Option<crate::InFlight>) {
+    crate::in_flight::set_current(in_flight);
+}
 pub use crate::{
-    Config, ConfigError, IntoOutcome, IntoWorker, Quit, Service, ShuttingDown, Signal, Worker,
+    Config, ConfigError, Quit, Service, ShuttingDown, Signal, Worker, report::IntoOutcome,
+    workers::IntoWorker,
 };
 
 /// The default grace, in milliseconds, for the compile-time budget check.
-pub const DEFAULT_GRACE_MS: u64 = crate::DEFAULT_GRACE.as_millis() as u64;
+pub const DEFAULT_GRACE_MS: u64 = crate::config::DEFAULT_GRACE.as_millis() as u64;
 /// The default stop timeout of a worker, in milliseconds.
-pub const DEFAULT_STOP_TIMEOUT_MS: u64 = crate::DEFAULT_STOP_TIMEOUT.as_millis() as u64;
+pub const DEFAULT_STOP_TIMEOUT_MS: u64 = crate::workers::DEFAULT_STOP_TIMEOUT.as_millis() as u64;
 
 /// Carried by each `#[on_shutdown]` fn's companion struct.
 #[diagnostic::on_unimplemented(
@@ -37,7 +42,7 @@ pub trait HookMeta {
 /// Adds the hook whose companion is `H` to `builder`, at the start or the end.
 pub fn add_hook<S, H, M>(
     builder: crate::Builder<S>,
-    hook: impl crate::IntoHook<S, M>,
+    hook: impl crate::hooks::IntoHook<S, M>,
 ) -> crate::Builder<S>
 where
     S: Send + Sync + 'static,
@@ -202,7 +207,7 @@ pub trait RunBody: Send + 'static {
 
 struct Ticking<T>(T);
 
-impl<T: TickBody> crate::Periodic for Ticking<T> {
+impl<T: TickBody> crate::workers::Periodic for Ticking<T> {
     type Output = Result<(), String>;
     fn tick(&mut self) -> impl Future<Output = Self::Output> + Send {
         self.0.__winddown_tick()
@@ -211,7 +216,7 @@ impl<T: TickBody> crate::Periodic for Ticking<T> {
 
 struct Running<T>(T);
 
-impl<T: RunBody> crate::RunLoop for Running<T> {
+impl<T: RunBody> crate::workers::RunLoop for Running<T> {
     type Output = Result<(), String>;
     fn run(&mut self, quit: Quit) -> impl Future<Output = Self::Output> + Send {
         self.0.__winddown_run(quit)

@@ -7,13 +7,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::hooks::{Hook, IntoHook};
-use crate::outcome::IntoOutcome;
+use crate::os::signal::Signal;
 use crate::probes::Check;
-use crate::signal::Signal;
+use crate::report::IntoOutcome;
 use crate::workers::{IntoWorker, Worker};
 
 /// The default `grace`: 30 seconds.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// Why a service could not be configured or started. Each message says what to
 /// write instead.
@@ -101,7 +101,7 @@ pub enum ConfigError {
 /// assert_eq!(winddown::fmt_duration(Duration::from_millis(90_250)), "1m30s250ms");
 /// assert_eq!(winddown::fmt_duration(Duration::ZERO), "0s");
 /// ```
-pub fn fmt_duration(d: Duration) -> String {
+pub(crate) fn fmt_duration(d: Duration) -> String {
     let mut buf = crate::__private::ConstBuf::<64>::new();
     buf.push_duration(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     buf.as_str().to_owned()

@@ -14,9 +14,9 @@ use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tracing::{info, warn};
 
-use crate::serve::TrackedBody;
+use crate::http::TrackedBody;
+use crate::in_flight::{self, Admission, InFlight};
 use crate::service::Service;
-use crate::tracking::{self, Admission, InFlight};
 
 /// The path prefix of the standard health service, whose calls are not counted in
 /// flight (a `Watch` stream never ends, and a health check is not work to drain).
@@ -139,7 +139,7 @@ where
         if req.uri().path().starts_with(HEALTH_PREFIX) {
             return Box::pin(inner.call(req));
         }
-        match tracking::admit(self.in_flight.as_ref()) {
+        match in_flight::admit(self.in_flight.as_ref()) {
             Admission::Untracked => Box::pin(inner.call(req)),
             Admission::Refused(refused) => {
                 let status = tonic::Status::unavailable(refused.to_string());

@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use crate::outcome::{IntoOutcome, panic_message};
 use crate::report::Outcome;
+use crate::report::{IntoOutcome, panic_message};
 
 tokio::task_local! {
     static DEADLINE: Instant;

@@ -63,46 +63,43 @@
 //!
 //! [`Service::serve_hyper`] (any hyper service) needs no feature.
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![warn(rust_2018_idioms)]
+
+// The core, in the order of the sequence: the handle setup gets, the run and its
+// six steps, what triggers it, the parts it drives, and the report it ends with.
+mod config;
+pub mod hooks;
+pub mod in_flight;
+mod probes;
+pub mod report;
+mod sequence;
+mod service;
+mod trigger;
+pub mod workers;
+
+// What faces the operating system: signals, systemd, the watchdog thread, logging.
+mod os;
+
+// Integrations.
+#[cfg(feature = "tonic")]
+pub mod grpc;
+pub mod http;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[doc(hidden)]
 pub mod __private;
-#[cfg(feature = "axum")]
-mod axum;
-mod config;
-#[cfg(feature = "tonic")]
-mod grpc;
-mod hooks;
-#[cfg(feature = "kubernetes")]
-pub mod kubernetes;
-mod logging;
-mod notify;
-mod outcome;
-mod probes;
-mod report;
-mod serve;
-mod service;
-mod shutdown;
-mod signal;
-#[cfg(feature = "testing")]
-pub mod testing;
-mod tracking;
-mod watchdog;
-mod workers;
 
-#[cfg(feature = "axum")]
-pub use crate::axum::{InFlightLayer, InFlightService};
-pub use config::{Builder, Config, ConfigError, DEFAULT_GRACE, fmt_duration};
-#[cfg(feature = "tonic")]
-pub use grpc::{GrpcLayer, GrpcService};
-pub use hooks::{Hook, IntoHook, deadline};
-pub use outcome::IntoOutcome;
-pub use report::{Outcome, Phase, Report, Step};
-pub use serve::{BoxError, TrackedBody, shutting_down_response};
+pub use config::{Builder, Config, ConfigError};
+pub use hooks::deadline;
+pub use in_flight::{InFlight, ShuttingDown, track};
+pub use os::signal::{Signal, UnknownSignal};
+pub use report::Report;
 pub use service::Service;
-pub use shutdown::{Cause, Quit, Shutdown};
-pub use signal::{Signal, UnknownSignal};
-pub use tracking::{InFlight, InFlightGuard, ShuttingDown, in_flight, track};
+pub use trigger::{Cause, Quit, Shutdown};
 /// Turns `async fn main` into the service's entry point.
 ///
 /// The body is setup: it returns the application state (or `()`), which lives until
@@ -146,6 +143,7 @@ pub use tracking::{InFlight, InFlightGuard, ShuttingDown, in_flight, track};
 /// }
 /// ```
 pub use winddown_macros::service;
+pub use workers::Worker;
 
 /// Makes a struct a worker, started with [`Service::spawn_worker`] or
 /// [`Builder::worker`].
@@ -238,4 +236,3 @@ pub use winddown_macros::on_shutdown;
 /// }
 /// ```
 pub use winddown_macros::handler;
-pub use workers::{DEFAULT_STOP_TIMEOUT, IntoWorker, Periodic, RunLoop, Worker};

@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
-use crate::outcome::{IntoOutcome, panic_message};
+use crate::report::{IntoOutcome, panic_message};
 
 const STARTING: u8 = 0;
 const READY: u8 = 1;

@@ -1,11 +1,13 @@
-//! The report of a shutdown: every step, its outcome and its duration, and the exit code.
+//! The report of a shutdown: every step, its outcome and its duration, and the exit
+//! code; and what hooks, ticks, checks and setup may return ([`IntoOutcome`]).
 
-use std::fmt;
+use std::any::Any;
+use std::fmt::{self, Debug, Display};
 use std::time::Duration;
 
 use tracing::{error, info, warn};
 
-use crate::shutdown::Cause;
+use crate::trigger::Cause;
 
 /// Which part of the sequence a [`Step`] belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,5 +196,47 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+/// The return types accepted from hooks, worker ticks and readiness checks:
+/// `()` (always a success) or `Result<(), E>` where `E` is any
+/// `Display + Debug + Send + Sync + 'static` error, `anyhow::Error` included.
+///
+/// An error is kept as its alternate `Display` (`{:#}`), which for `anyhow`
+/// includes the whole chain of causes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a hook, a worker or a readiness check",
+    label = "this returns `{Self}`",
+    note = "return `()` or `Result<(), E>` where `E: Display + Debug + Send + Sync + 'static` (e.g. `anyhow::Result<()>`)"
+)]
+pub trait IntoOutcome {
+    /// `Ok(())` on success, or the error's message.
+    fn into_outcome(self) -> Result<(), String>;
+}
+
+impl IntoOutcome for () {
+    fn into_outcome(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E> IntoOutcome for Result<(), E>
+where
+    E: Display + Debug + Send + Sync + 'static,
+{
+    fn into_outcome(self) -> Result<(), String> {
+        self.map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// The message carried by a panic payload, for the report.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
     }
 }

@@ -10,9 +10,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
-use crate::outcome::{IntoOutcome, panic_message};
 use crate::report::Outcome;
-use crate::shutdown::{Cause, Quit, Shutdown};
+use crate::report::{IntoOutcome, panic_message};
+use crate::trigger::{Cause, Quit, Shutdown};
 
 /// The default bound on a worker's stop: 5 seconds.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,7 +27,7 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 /// struct Cleanup;
 ///
-/// impl winddown::Periodic for Cleanup {
+/// impl winddown::workers::Periodic for Cleanup {
 ///     type Output = Result<(), std::io::Error>;
 ///     async fn tick(&mut self) -> Self::Output {
 ///         Ok(())

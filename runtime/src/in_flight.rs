@@ -132,7 +132,7 @@ thread_local! {
 }
 
 /// Makes `in_flight` the process's current set (what a running service does).
-pub fn set_current(in_flight: Option<InFlight>) {
+pub(crate) fn set_current(in_flight: Option<InFlight>) {
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = in_flight;
     GENERATION.fetch_add(1, Ordering::Release);
 }

@@ -3,10 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use tracing::{error, info};
-
-use crate::shutdown::{Cause, Shutdown};
-
 /// A signal that can start the shutdown.
 ///
 /// Parsed from names such as `"SIGTERM"` or `"TERM"` (any case). On Windows only
@@ -88,12 +84,12 @@ impl Signal {
 mod libc_consts {
     // The numbers tokio's `SignalKind` uses; read back from it so they match the platform.
     use tokio::signal::unix::SignalKind;
-    pub const SIGTERM: i32 = SignalKind::terminate().as_raw_value();
-    pub const SIGINT: i32 = SignalKind::interrupt().as_raw_value();
-    pub const SIGHUP: i32 = SignalKind::hangup().as_raw_value();
-    pub const SIGQUIT: i32 = SignalKind::quit().as_raw_value();
-    pub const SIGUSR1: i32 = SignalKind::user_defined1().as_raw_value();
-    pub const SIGUSR2: i32 = SignalKind::user_defined2().as_raw_value();
+    pub(super) const SIGTERM: i32 = SignalKind::terminate().as_raw_value();
+    pub(super) const SIGINT: i32 = SignalKind::interrupt().as_raw_value();
+    pub(super) const SIGHUP: i32 = SignalKind::hangup().as_raw_value();
+    pub(super) const SIGQUIT: i32 = SignalKind::quit().as_raw_value();
+    pub(super) const SIGUSR1: i32 = SignalKind::user_defined1().as_raw_value();
+    pub(super) const SIGUSR2: i32 = SignalKind::user_defined2().as_raw_value();
 }
 
 impl fmt::Display for Signal {
@@ -120,11 +116,12 @@ impl FromStr for Signal {
     }
 }
 
-/// Registers the handlers now (so a signal during setup is ours, not the default
-/// action), then spawns the task that triggers on the first signal and exits the
-/// process on the second.
-pub(crate) fn listen(signals: &[Signal], shutdown: Shutdown) -> std::io::Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Signal>();
+/// Registers the handlers for `signals` now and returns the stream of signals
+/// received, in order of arrival.
+pub(crate) fn listen(
+    signals: &[Signal],
+) -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<Signal>> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Signal>();
     for &sig in signals {
         let mut stream = platform::register(sig)?;
         let tx = tx.clone();
@@ -136,23 +133,7 @@ pub(crate) fn listen(signals: &[Signal], shutdown: Shutdown) -> std::io::Result<
             }
         });
     }
-    drop(tx);
-    tokio::spawn(async move {
-        let Some(first) = rx.recv().await else { return };
-        info!(service = %shutdown.service(), signal = %first, "signal received");
-        shutdown.trigger_with(Cause::Signal(first));
-        if let Some(second) = rx.recv().await {
-            let code = 128 + second.number();
-            error!(
-                service = %shutdown.service(),
-                signal = %second,
-                exit_code = code,
-                "second signal: exiting now, without finishing the shutdown"
-            );
-            std::process::exit(code);
-        }
-    });
-    Ok(())
+    Ok(rx)
 }
 
 #[cfg(unix)]

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
-use crate::serve::{TrackedBody, shutting_down_response};
+use crate::http::serve::{TrackedBody, shutting_down_response};
+use crate::in_flight::{self, Admission, InFlight, ShuttingDown};
 use crate::service::Service;
-use crate::tracking::{self, Admission, InFlight, ShuttingDown};
 
 impl Service {
     /// Serves an axum `Router` on `listener`, tracked and drained at shutdown; see
@@ -53,7 +53,7 @@ impl IntoResponse for ShuttingDown {
 /// # async fn demo(svc: winddown::Service) {
 /// let app: axum::Router = axum::Router::new()
 ///     .route("/", axum::routing::get(|| async { "hello" }))
-///     .layer(winddown::InFlightLayer::new(&svc));
+///     .layer(winddown::http::InFlightLayer::new(&svc));
 /// # }
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -113,7 +113,7 @@ where
         // The clone that was made ready serves this call (tower's usual dance).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        match tracking::admit(self.in_flight.as_ref()) {
+        match in_flight::admit(self.in_flight.as_ref()) {
             Admission::Untracked => Box::pin(inner.call(req)),
             Admission::Refused(refused) => Box::pin(async move { Ok(refused.into_response()) }),
             Admission::Counted(guard, in_flight) => Box::pin(async move {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tracing::error;
 
-use crate::tracking::InFlight;
+use crate::in_flight::InFlight;
 
 /// What the sequence is waiting for right now, named in the log if grace runs out.
 #[derive(Default)]

@@ -7,8 +7,8 @@ use std::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::info;
 
-use crate::signal::Signal;
-use crate::watchdog::Watchdog;
+use crate::os::signal::Signal;
+use crate::os::watchdog::Watchdog;
 
 /// What started the shutdown.
 #[derive(Clone, Debug, PartialEq, Eq)]

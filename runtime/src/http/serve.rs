@@ -26,8 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::{debug, info, warn};
 
+use crate::in_flight::{InFlight, InFlightGuard};
 use crate::service::Service;
-use crate::tracking::{InFlight, InFlightGuard};
 
 /// Errors of a body, boxed.
 pub type BoxError = Box<dyn StdError + Send + Sync>;

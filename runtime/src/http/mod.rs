@@ -1,0 +1,12 @@
+//! HTTP: the tracked server ([`Service::serve`](crate::Service::serve),
+//! [`Service::serve_hyper`](crate::Service::serve_hyper)), the response body that
+//! keeps a request counted until it is sent, and the tower layer for routers served
+//! some other way.
+
+#[cfg(feature = "axum")]
+mod axum;
+mod serve;
+
+#[cfg(feature = "axum")]
+pub use self::axum::{InFlightLayer, InFlightService};
+pub use serve::{BoxError, TrackedBody, shutting_down_response};

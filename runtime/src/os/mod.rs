@@ -1,0 +1,7 @@
+//! What faces the operating system: signals, systemd notifications, the watchdog
+//! thread that enforces `grace`, and the default log subscriber.
+
+pub(crate) mod logging;
+pub(crate) mod signal;
+pub(crate) mod systemd;
+pub(crate) mod watchdog;

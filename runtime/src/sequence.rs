@@ -1,0 +1,450 @@
+//! The run of a service, and its shutdown sequence step by step: start (signals,
+//! probes, workers), setup, wait for the trigger, then [`wind_down`]: readiness
+//! false, start hooks, drain delay, intake close, workers and in-flight drain,
+//! end hooks, report.
+
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::io::Write;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::join_all;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::{Builder, Config, ConfigError, HookSpec};
+use crate::hooks;
+use crate::in_flight::{self, InFlight};
+use crate::os::watchdog::{Progress, Watchdog};
+use crate::os::{logging, signal, systemd as notify};
+use crate::probes::{self, Readiness};
+use crate::report::{Outcome, Phase, Report, Step, panic_message};
+use crate::service::{Core, Service, lock};
+use crate::trigger::{Cause, Shutdown};
+
+impl<S: Send + Sync + 'static> Builder<S> {
+    /// [`build`](Builder::build)s, then [`Config::run`]s.
+    pub async fn run<F, Fut, E>(self, setup: F) -> Result<Report, ConfigError>
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        self.build()?.run(setup).await
+    }
+
+    /// [`build`](Builder::build)s, then [`Config::run_and_exit`]; a configuration
+    /// error is logged and exits with code 1.
+    pub fn run_and_exit<F, Fut, E>(self, setup: F) -> !
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        let name = self.name.clone();
+        run_config(&name, self.build(), setup)
+    }
+}
+
+/// Runs `config` and exits, or logs why it could not be built and exits 1.
+#[doc(hidden)]
+pub fn run_config<S, F, Fut, E>(
+    service: &str,
+    config: Result<Config<S>, ConfigError>,
+    setup: F,
+) -> !
+where
+    S: Send + Sync + 'static,
+    F: FnOnce(Service) -> Fut,
+    Fut: Future<Output = Result<S, E>>,
+    E: Display + Debug + Send + Sync + 'static,
+{
+    logging::init();
+    match config {
+        Ok(config) => config.run_and_exit(setup),
+        Err(e) => exit(service, &e),
+    }
+}
+
+/// Registers the signal handlers now (so a signal during setup is ours, not the
+/// default action): the first signal triggers the shutdown, a second exits at once.
+fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io::Result<()> {
+    let mut received = signal::listen(signals)?;
+    tokio::spawn(async move {
+        let Some(first) = received.recv().await else {
+            return;
+        };
+        info!(service = %shutdown.service(), signal = %first, "signal received");
+        shutdown.trigger_with(Cause::Signal(first));
+        if let Some(second) = received.recv().await {
+            let code = 128 + second.number();
+            error!(
+                service = %shutdown.service(),
+                signal = %second,
+                exit_code = code,
+                "second signal: exiting now, without finishing the shutdown"
+            );
+            std::process::exit(code);
+        }
+    });
+    Ok(())
+}
+
+fn exit(service: &str, e: &ConfigError) -> ! {
+    error!(%service, error = %e, exit_code = 1, "cannot start");
+    let _ = std::io::stderr().flush();
+    std::process::exit(1)
+}
+
+impl<S: Send + Sync + 'static> Config<S> {
+    /// Runs the service inside the current tokio runtime (multi-threaded, with time
+    /// and I/O enabled): installs signal handlers, binds the probes, starts the
+    /// workers, runs `setup`, waits for the shutdown to start, winds down, and
+    /// returns the [`Report`].
+    ///
+    /// `grace` is enforced by a watchdog thread that exits the process with code 1
+    /// when it runs out, and a second signal exits at once: both end the process
+    /// even here.
+    pub async fn run<F, Fut, E>(mut self, setup: F) -> Result<Report, ConfigError>
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        let in_flight = InFlight::new();
+        let progress = Arc::new(Progress::default());
+        let watchdog = Watchdog::spawn(
+            self.name.clone(),
+            self.grace,
+            progress.clone(),
+            in_flight.clone(),
+        )
+        .map_err(ConfigError::Runtime)?;
+        let shutdown = Shutdown::new(self.name.clone(), watchdog);
+        let listener = match &self.probes {
+            Some(addrs) => Some(probes::bind(addrs).await?),
+            None => None,
+        };
+        listen_for_signals(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
+        notify::start_watchdog_pings();
+
+        let readiness = Arc::new(Readiness::default());
+        for check in &self.checks {
+            readiness.add_check(check.clone());
+        }
+        let probes_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        if let (Some(listener), Some(addr)) = (listener, probes_addr) {
+            info!(service = %self.name, phase = "start", %addr, "probes listening on /health and /ready");
+            probes::serve(listener, readiness.clone(), self.name.clone());
+        }
+        let svc = Service {
+            core: Arc::new(Core {
+                name: self.name.clone(),
+                shutdown: shutdown.clone(),
+                in_flight: in_flight.clone(),
+                quit: CancellationToken::new(),
+                finished: CancellationToken::new(),
+                became_ready: CancellationToken::new(),
+                readiness,
+                workers: Mutex::default(),
+                worker_names: Mutex::default(),
+                probes_addr,
+                progress,
+            }),
+        };
+        in_flight::set_current(Some(in_flight));
+        let name = self.name.clone();
+        for worker in std::mem::take(&mut self.workers) {
+            svc.spawn_worker(worker);
+        }
+
+        info!(service = %name, phase = "setup", "starting");
+        let started = Instant::now();
+        let pending = svc.core.progress.enter("setup");
+        let setup = AssertUnwindSafe(setup(svc.clone())).catch_unwind().await;
+        drop(pending);
+        let elapsed = started.elapsed();
+        let (state, setup_failure) = match setup {
+            Ok(Ok(state)) => (Some(Arc::new(state)), None),
+            Ok(Err(e)) => (None, Some(Outcome::Failed(format!("{e:#}")))),
+            Err(panic) => (None, Some(Outcome::Panicked(panic_message(&*panic)))),
+        };
+        // Readiness turns true only if nothing has started the shutdown meanwhile.
+        let served = setup_failure.is_none() && !shutdown.is_triggered();
+        let setup_step = match setup_failure {
+            None => {
+                if served {
+                    svc.core.readiness.set_ready();
+                    svc.core.became_ready.cancel();
+                    notify::ready();
+                }
+                info!(service = %name, phase = "setup", elapsed_ms = elapsed.as_millis() as u64, ready = served, "setup finished");
+                None
+            }
+            Some(outcome) => {
+                error!(service = %name, phase = "setup", %outcome, "setup did not finish");
+                shutdown.trigger_with(Cause::SetupFailed);
+                Some(Step {
+                    phase: Phase::Setup,
+                    name: "setup".into(),
+                    outcome,
+                    elapsed,
+                })
+            }
+        };
+
+        shutdown.triggered().await;
+        Ok(wind_down(&self, &svc.core, state, served, setup_step).await)
+    }
+
+    /// Builds a multi-threaded tokio runtime, installs a tracing subscriber unless
+    /// one is set (`RUST_LOG` respected, `info` by default, to stderr), runs the
+    /// service and exits the process with the report's exit code. This is what
+    /// `#[service]` calls.
+    ///
+    /// The runtime is never dropped, so a `spawn_blocking` task that never returns
+    /// cannot hold the exit.
+    pub fn run_and_exit<F, Fut, E>(self, setup: F) -> !
+    where
+        F: FnOnce(Service) -> Fut,
+        Fut: Future<Output = Result<S, E>>,
+        E: Display + Debug + Send + Sync + 'static,
+    {
+        logging::init();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => exit(&self.name, &ConfigError::Runtime(e)),
+        };
+        let name = self.name.clone();
+        let code = match runtime.block_on(self.run(setup)) {
+            Ok(report) => report.exit_code(),
+            Err(e) => exit(&name, &e),
+        };
+        let _ = std::io::stderr().flush();
+        std::process::exit(code)
+    }
+}
+
+/// The shutdown sequence, step by step, once it has been triggered.
+async fn wind_down<S: Send + Sync + 'static>(
+    config: &Config<S>,
+    core: &Core,
+    state: Option<Arc<S>>,
+    served: bool,
+    setup_step: Option<Step>,
+) -> Report {
+    let service = core.name.as_str();
+    let started = Instant::from_std(
+        core.shutdown
+            .started_at()
+            .unwrap_or_else(std::time::Instant::now),
+    );
+    let deadline = started + config.grace;
+    let mut steps: Vec<Step> = setup_step.into_iter().collect();
+    let step = |phase, name: &str, outcome, since: Instant| Step {
+        phase,
+        name: name.to_owned(),
+        outcome,
+        elapsed: since.elapsed(),
+    };
+
+    // 1. Readiness turns false: /ready answers 503, systemd hears STOPPING=1.
+    let t = Instant::now();
+    core.readiness.set_stopping();
+    notify::stopping(config.grace);
+    info!(%service,
+        phase = "readiness",
+        "readiness is false: /ready answers 503"
+    );
+    steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
+
+    // 1b. Start hooks (leaving service discovery, say), in order, each bounded.
+    for hook in config.hooks.iter().filter(|h| h.at_start) {
+        steps.push(run_hook(core, hook, &state).await);
+    }
+
+    // 2. Drain delay: everything keeps serving while load balancers notice.
+    if !config.drain_delay.is_zero() {
+        let t = Instant::now();
+        if served {
+            let _pending = core.progress.enter("drain delay");
+            info!(%service,
+                phase = "drain_delay",
+                delay_ms = config.drain_delay.as_millis() as u64,
+                "still serving while load balancers notice"
+            );
+            tokio::time::sleep(config.drain_delay).await;
+            steps.push(step(Phase::DrainDelay, "drain delay", Outcome::Ok, t));
+        } else {
+            let why =
+                Outcome::Skipped("the service was never ready, so no traffic was sent here".into());
+            steps.push(step(Phase::DrainDelay, "drain delay", why, t));
+        }
+    }
+
+    // 3. Intake closes: new tracked calls get ShuttingDown, servers stop accepting.
+    let t = Instant::now();
+    core.in_flight.close();
+    info!(%service,
+        phase = "intake",
+        in_flight = core.in_flight.len(),
+        "intake closed"
+    );
+    steps.push(step(Phase::Intake, "intake", Outcome::Ok, t));
+
+    // 4. Workers quit, all at once, while calls in flight drain: both within what
+    //    grace leaves after the hooks' timeouts, so the hooks always get their time.
+    let hooks_time: Duration = (config.hooks.iter())
+        .filter(|h| !h.at_start)
+        .map(|h| h.timeout)
+        .sum();
+    let budget = deadline
+        .checked_sub(hooks_time)
+        .unwrap_or(started)
+        .saturating_duration_since(Instant::now());
+    core.quit.cancel();
+    let running = std::mem::take(&mut *lock(&core.workers));
+    let stop_workers = join_all(running.into_iter().map(|worker| async move {
+        let t = Instant::now();
+        let _pending = core.progress.enter(format!("worker {}", worker.name));
+        let name = worker.name.clone();
+        let outcome = worker.stop(budget).await;
+        log_step(service, Phase::Worker, &name, &outcome);
+        step(Phase::Worker, &name, outcome, t)
+    }));
+    let drain = async {
+        let t = Instant::now();
+        let _pending = core.progress.enter("in-flight calls");
+        let outcome = match tokio::time::timeout(budget, core.in_flight.wait()).await {
+            Ok(()) => Outcome::Ok,
+            Err(_) => {
+                warn!(%service,
+                    phase = "in_flight",
+                    still = core.in_flight.len(),
+                    budget_ms = budget.as_millis() as u64,
+                    "calls still in flight: leaving them so the hooks get their time"
+                );
+                Outcome::TimedOut(budget)
+            }
+        };
+        step(Phase::InFlight, "in-flight calls", outcome, t)
+    };
+    let (worker_steps, drain_step) = tokio::join!(stop_workers, drain);
+    steps.extend(worker_steps);
+    steps.push(drain_step);
+
+    // 5. Hooks, in ascending order, each bounded by its timeout; a failure never
+    //    stops the next one.
+    for hook in config.hooks.iter().filter(|h| !h.at_start) {
+        steps.push(run_hook(core, hook, &state).await);
+    }
+
+    // 6. The report: logged, handed back, and the watchdog stands down.
+    core.shutdown.watchdog().finish();
+    core.finished.cancel();
+    let report = Report {
+        service: service.to_owned(),
+        cause: core.shutdown.cause().unwrap_or(Cause::Triggered),
+        steps,
+        total: started.elapsed(),
+    };
+    report.log();
+    report
+}
+
+/// Runs one hook bounded by its timeout, logged and named as pending meanwhile.
+async fn run_hook<S: Send + Sync + 'static>(
+    core: &Core,
+    hook: &HookSpec<S>,
+    state: &Option<Arc<S>>,
+) -> Step {
+    let service = core.name.as_str();
+    let t = Instant::now();
+    let _pending = core.progress.enter(format!("hook {}", hook.name));
+    let at = if hook.at_start { "start" } else { "end" };
+    info!(%service, phase = "hook", hook = %hook.name, order = hook.order, at, timeout_ms = hook.timeout.as_millis() as u64, "hook started");
+    let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
+    log_step(service, Phase::Hook, &hook.name, &outcome);
+    Step {
+        phase: Phase::Hook,
+        name: hook.name.clone(),
+        outcome,
+        elapsed: t.elapsed(),
+    }
+}
+
+fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {
+    let phase = phase.as_str();
+    if outcome.is_failure() {
+        error!(%service, phase, step = name, %outcome, "step failed");
+    } else {
+        info!(%service, phase, step = name, %outcome, "step done");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    struct App {
+        name: &'static str,
+    }
+
+    async fn close(app: &App) -> Result<(), std::io::Error> {
+        LOG.lock().unwrap().push(format!("close {}", app.name));
+        Ok(())
+    }
+
+    async fn flush() -> Result<(), String> {
+        LOG.lock().unwrap().push("flush".into());
+        Err("collector unreachable".into())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_returns_the_report_as_a_value() {
+        let report = Service::builder("unit")
+            .grace(Duration::from_secs(20))
+            .signals([])
+            .on_shutdown("flush", 2, Duration::from_secs(1), flush)
+            .on_shutdown("close", 1, Duration::from_secs(1), close)
+            .run(|svc| async move {
+                let call = svc.track(tokio::time::sleep(Duration::from_millis(100)));
+                tokio::spawn(call);
+                svc.shutdown().trigger();
+                Ok::<_, std::io::Error>(App { name: "app" })
+            })
+            .await
+            .unwrap();
+        assert_eq!(*LOG.lock().unwrap(), ["close app", "flush"]);
+        assert_eq!(report.cause, Cause::Triggered);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(
+            report.step(Phase::Hook, "flush").unwrap().outcome,
+            Outcome::Failed("collector unreachable".into())
+        );
+        assert_eq!(
+            report.step(Phase::Hook, "close").unwrap().outcome,
+            Outcome::Ok
+        );
+        let drained = report.step(Phase::InFlight, "in-flight calls").unwrap();
+        assert_eq!(drained.outcome, Outcome::Ok);
+        assert!(drained.elapsed >= Duration::from_millis(50), "{report}");
+        let text = report.to_string();
+        assert!(
+            text.starts_with("shutdown of unit (trigger() called)"),
+            "{text}"
+        );
+    }
+}
