@@ -5,8 +5,10 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod listener;
 mod serve;
 
 #[cfg(feature = "axum")]
 pub use self::axum::{InFlightLayer, InFlightService};
+pub use listener::{Listener, handle_accept_error};
 pub use serve::{BoxError, TrackedBody, shutting_down_response};
