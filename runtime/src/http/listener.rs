@@ -33,6 +33,15 @@ pub trait Listener: Send + 'static {
 
     /// The address this listener is bound to.
     fn local_addr(&self) -> io::Result<Self::Addr>;
+
+    /// Called once, when the server is about to close the listener for good: stop
+    /// the operating system from completing new handshakes, so that the connections
+    /// already queued can be accepted and answered before the listener closes and
+    /// none is reset. The default does nothing (the queue is reset at close, as
+    /// without winddown).
+    fn stop_handshakes(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Listener for tokio::net::TcpListener {
@@ -50,6 +59,10 @@ impl Listener for tokio::net::TcpListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         tokio::net::TcpListener::local_addr(self)
+    }
+
+    fn stop_handshakes(&mut self) -> io::Result<()> {
+        super::listen_queue::stop_handshakes(self)
     }
 }
 

@@ -5,6 +5,7 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod listen_queue;
 mod listener;
 mod serve;
 
