@@ -94,13 +94,8 @@ pub enum ConfigError {
     Runtime(#[source] std::io::Error),
 }
 
-/// Formats a duration in the grammar the attributes accept: `1m30s`, `250ms`, `0s`.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(winddown::fmt_duration(Duration::from_millis(90_250)), "1m30s250ms");
-/// assert_eq!(winddown::fmt_duration(Duration::ZERO), "0s");
-/// ```
+/// Formats a duration in the grammar the attributes accept: `1m30s`, `250ms`, `0s`
+/// (`90_250` ms reads `1m30s250ms`).
 pub(crate) fn fmt_duration(d: Duration) -> String {
     let mut buf = crate::__private::ConstBuf::<64>::new();
     buf.push_duration(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -431,6 +426,12 @@ mod tests {
 
     fn err(b: Builder<()>) -> String {
         b.build().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn durations_read_as_the_attributes_write_them() {
+        assert_eq!(fmt_duration(Duration::from_millis(90_250)), "1m30s250ms");
+        assert_eq!(fmt_duration(Duration::ZERO), "0s");
     }
 
     #[test]
