@@ -15,6 +15,11 @@ use crate::workers::{IntoWorker, Worker};
 /// The default `grace`: 30 seconds.
 pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
+/// The longest duration any setting accepts: 365 days. Longer ones (such as
+/// `Duration::MAX`) are refused with [`ConfigError::TooLong`] instead of
+/// overflowing the arithmetic of the sequence.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Why a service could not be configured or started. Each message says what to
 /// write instead.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +36,17 @@ pub enum ConfigError {
     ZeroDuration {
         /// Which setting.
         what: String,
+    },
+    /// A duration is longer than any shutdown could use (more than 365 days).
+    #[error(
+        "{what} is {}, longer than the 365 days any setting accepts: give it a realistic duration, e.g. `Duration::from_secs(30)`",
+        fmt_huge(*value)
+    )]
+    TooLong {
+        /// Which setting.
+        what: String,
+        /// The duration given.
+        value: Duration,
     },
     /// Two hooks share an order, so which runs first would be undefined.
     #[error("hooks `{first}` and `{second}` both have order {order}: give each hook its own order")]
@@ -96,6 +112,14 @@ pub enum ConfigError {
 
 /// Formats a duration in the grammar the attributes accept: `1m30s`, `250ms`, `0s`
 /// (`90_250` ms reads `1m30s250ms`).
+fn fmt_huge(d: Duration) -> String {
+    if d.as_secs() >= 100 * 365 * 24 * 3600 {
+        format!("{}s", d.as_secs())
+    } else {
+        fmt_duration(d)
+    }
+}
+
 pub(crate) fn fmt_duration(d: Duration) -> String {
     let mut buf = crate::__private::ConstBuf::<64>::new();
     buf.push_duration(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -199,10 +223,15 @@ impl<S: Send + Sync + 'static> Builder<S> {
     }
 
     /// The signals that start the shutdown (default SIGTERM and SIGINT). A second
-    /// one, of any of these, exits at once with 128 + its number.
+    /// one, of any of these, exits at once with 128 + its number. A signal listed
+    /// more than once (a list read from configuration, say) counts once.
     pub fn signals(mut self, signals: impl IntoIterator<Item = Signal>) -> Self {
-        self.signals = signals.into_iter().collect();
-        self.signals.dedup();
+        self.signals.clear();
+        for signal in signals {
+            if !self.signals.contains(&signal) {
+                self.signals.push(signal);
+            }
+        }
         self
     }
 
@@ -286,6 +315,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
         if self.grace.is_zero() {
             return Err(zero("`grace`".into()));
         }
+        self.check_lengths()?;
         let probes = self.probes.take().transpose()?;
         let mut names = HashSet::new();
         for hook in &self.hooks {
@@ -345,6 +375,32 @@ impl<S: Send + Sync + 'static> Builder<S> {
             workers: self.workers,
             checks: self.checks,
         })
+    }
+}
+
+impl<S> Builder<S> {
+    /// Refuses any duration longer than [`MAX_DURATION`], so no sum or deadline of
+    /// the sequence can overflow.
+    fn check_lengths(&self) -> Result<(), ConfigError> {
+        let long = |what: String, value: Duration| {
+            if value > MAX_DURATION {
+                Err(ConfigError::TooLong { what, value })
+            } else {
+                Ok(())
+            }
+        };
+        long("`grace`".into(), self.grace)?;
+        long("`drain_delay`".into(), self.drain_delay)?;
+        for hook in &self.hooks {
+            long(format!("the timeout of hook `{}`", hook.name), hook.timeout)?;
+        }
+        for check in &self.checks {
+            long(
+                format!("the timeout of readiness check `{}`", check.name),
+                check.timeout,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -432,6 +488,31 @@ mod tests {
     fn durations_read_as_the_attributes_write_them() {
         assert_eq!(fmt_duration(Duration::from_millis(90_250)), "1m30s250ms");
         assert_eq!(fmt_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn repeated_signals_count_once() {
+        let b = Service::builder::<()>("svc").signals([Signal::Term, Signal::Int, Signal::Term]);
+        assert_eq!(b.build().unwrap().signals(), [Signal::Term, Signal::Int]);
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        let e = err(Service::builder("svc").grace(Duration::MAX));
+        assert!(e.contains("`grace` is") && e.contains("365 days"), "{e}");
+        let e = err(Service::builder("svc")
+            .grace(S)
+            .on_shutdown("a", 1, Duration::MAX, || async {})
+            .on_shutdown("b", 2, Duration::MAX, || async {}));
+        assert!(e.contains("the timeout of hook `a`"), "{e}");
+        let e = err(Service::builder("svc").drain_delay(Duration::MAX));
+        assert!(e.contains("`drain_delay`"), "{e}");
+        let e = err(Service::builder("svc").worker(crate::Worker::every_fn(
+            "w",
+            Duration::MAX,
+            || async {},
+        )));
+        assert!(e.contains("`every` of worker `w`"), "{e}");
     }
 
     #[test]

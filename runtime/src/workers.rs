@@ -180,6 +180,12 @@ impl Worker {
     }
 
     /// What is wrong with this worker's settings, if anything.
+    /// The worker's durations, named as its settings are.
+    pub(crate) fn durations(&self) -> impl Iterator<Item = (&'static str, Duration)> {
+        (self.every.map(|every| ("every", every)).into_iter())
+            .chain(std::iter::once(("stop_timeout", self.stop_timeout)))
+    }
+
     pub(crate) fn invalid(&self) -> Option<crate::ConfigError> {
         use crate::ConfigError;
         if self.name.trim().is_empty() {
@@ -195,7 +201,13 @@ impl Worker {
                 what: format!("`stop_timeout` of worker `{}`", self.name),
             });
         }
-        None
+        let (what, value) = self
+            .durations()
+            .find(|(_, d)| *d > crate::config::MAX_DURATION)?;
+        Some(ConfigError::TooLong {
+            what: format!("`{what}` of worker `{}`", self.name),
+            value,
+        })
     }
 }
 

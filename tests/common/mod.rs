@@ -33,6 +33,14 @@ impl Proc {
         Proc::spawn(cmd, scenario, env)
     }
 
+    /// Starts the fixture binary `exe` (a `CARGO_BIN_EXE_*` path) with `scenario`.
+    #[allow(dead_code)]
+    pub fn start_bin(exe: &str, scenario: &str, env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(exe);
+        cmd.arg(scenario);
+        Proc::spawn(cmd, scenario, env)
+    }
+
     /// Starts the example `name` (built by `cargo test` into `target/<profile>/examples`).
     pub fn example(name: &str, env: &[(&str, &str)]) -> Proc {
         let deps = std::env::current_exe().expect("test binary path");
