@@ -26,3 +26,57 @@ fn a_grace_too_long_is_a_start_up_error_not_a_panic() {
     p.assert_log("cannot start");
     p.assert_log("longer than the 365 days");
 }
+
+/// `axum::serve(..).with_graceful_shutdown(svc.intake_closed()).await` inside main:
+/// the service turns ready, serves through the drain delay, drains the request in
+/// flight at intake close, and the hooks run after main returned.
+#[test]
+fn serving_from_main_becomes_ready_and_drains() {
+    let mut p = Proc::start_bin(FIXTURE, "serve_in_main", &[]);
+    let app: std::net::SocketAddr = p.wait_for("listening on ").trim().parse().unwrap();
+    p.wait_ready();
+    let slow = std::thread::spawn(move || get(app, "/work?ms=1800"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    p.signal(SIGTERM);
+    // During the drain delay the server still serves.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(get(app, "/work?ms=1").status, 200);
+    assert_eq!(slow.join().unwrap().status, 200);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    assert!(p.has_event("hook after main"), "{}", p.stderr());
+    assert!(p.position("main returned") < p.position("hook after main"));
+    p.assert_log("main keeps running");
+}
+
+/// `shutdown.triggered()` as axum's signal: the service cannot know main serves,
+/// and says so with the fix instead of staying "starting" in silence.
+#[test]
+fn serving_from_main_with_triggered_is_reported_with_the_fix() {
+    let mut p = Proc::start_bin(FIXTURE, "serve_in_main_triggered", &[]);
+    let probes = p.probes("ready");
+    let until = std::time::Instant::now() + PATIENCE;
+    while !p.stderr().contains("setup has not returned yet") {
+        assert!(
+            std::time::Instant::now() < until,
+            "no warning: {}",
+            p.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = p.stderr();
+    assert!(log.contains("svc.intake_closed()"), "{log}");
+    assert_eq!(get(probes, "/ready").status, 503);
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}
+
+/// `svc.ready()` from a main that runs its own loop until intake closes.
+#[test]
+fn ready_called_from_main_turns_ready_and_main_is_drained() {
+    let mut p = Proc::start_bin(FIXTURE, "ready_called", &[]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    assert!(p.has_event("main saw intake close"));
+    p.assert_log("step=main outcome=ok");
+}

@@ -68,6 +68,7 @@
 
 // The core, in the order of the sequence: the handle setup gets, the run and its
 // six steps, what triggers it, the parts it drives, and the report it ends with.
+mod body;
 mod config;
 pub mod hooks;
 pub mod in_flight;
@@ -93,6 +94,7 @@ pub mod testing;
 #[doc(hidden)]
 pub mod __private;
 
+pub use body::IntakeClosed;
 pub use config::{Builder, Config, ConfigError};
 pub use hooks::deadline;
 pub use in_flight::{InFlight, ShuttingDown, track};
@@ -126,6 +128,17 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// The fn may take nothing or `svc: Service`, and return `()`, the state, or
 /// `Result<State, E>` for any `E: Display + Debug + Send + Sync + 'static`; an error
 /// starts the shutdown and exits 1 with its message.
+///
+/// **Setup, or the service's body.** Usually the body sets up and returns: servers
+/// are spawned (`svc.serve(..)`), and readiness turns true when it returns. A body
+/// that serves for the life of the service instead (`axum::serve(..).await` inside
+/// `main`) tells winddown so, and is then drained like a call in flight: it becomes
+/// ready when it awaits [`Service::intake_closed`] created in main (the natural
+/// graceful-shutdown signal: `axum::serve(listener, app).with_graceful_shutdown(svc.intake_closed())`,
+/// which also keeps it serving through the drain delay) or calls [`Service::ready`];
+/// at step 4 winddown waits for it to return (bounded like the drain), and the hooks
+/// get the state it returns. A setup still running after 5 s logs a warning saying
+/// how to get out of "starting".
 ///
 /// ```no_run
 /// use winddown::{Service, on_shutdown, service};

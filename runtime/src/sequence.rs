@@ -7,6 +7,7 @@ use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::config::{Builder, Config, ConfigError, HookSpec};
-use crate::hooks;
 use crate::in_flight::{self, InFlight};
 use crate::os::watchdog::{Progress, Watchdog};
 use crate::os::{logging, signal, systemd as notify};
@@ -25,6 +25,7 @@ use crate::probes::{self, Readiness};
 use crate::report::{Outcome, Phase, Report, Step, panic_message};
 use crate::service::{Core, Service, lock};
 use crate::trigger::{Cause, Shutdown};
+use crate::{body, hooks};
 
 impl<S: Send + Sync + 'static> Builder<S> {
     /// [`build`](Builder::build)s, then [`Config::run`]s.
@@ -165,24 +166,54 @@ impl<S: Send + Sync + 'static> Config<S> {
         info!(service = %name, phase = "setup", "starting");
         let started = Instant::now();
         let pending = svc.core.progress.enter("setup");
-        let setup = AssertUnwindSafe(setup(svc.clone())).catch_unwind().await;
+        let setup = body::scope(&svc.core, async {
+            match AssertUnwindSafe(setup(svc.clone())).catch_unwind().await {
+                Ok(Ok(state)) => Ok(state),
+                Ok(Err(e)) => Err(Outcome::Failed(format!("{e:#}"))),
+                Err(panic) => Err(Outcome::Panicked(panic_message(&*panic))),
+            }
+        });
+        let mut setup = pin!(setup);
+        // Setup runs until it returns, or until main turns out to serve for the life
+        // of the service (it called `ready()`): then it is the body, drained in step 4.
+        let mut slow = pin!(tokio::time::sleep(SLOW_SETUP));
+        let mut warned = false;
+        let returned = loop {
+            tokio::select! {
+                biased;
+                returned = &mut setup => break Some(returned),
+                _ = svc.core.became_ready.cancelled() => break None,
+                _ = &mut slow, if !warned => {
+                    warned = true;
+                    warn!(service = %name, phase = "setup", elapsed_ms = started.elapsed().as_millis() as u64,
+                        "setup has not returned yet, so /ready answers 503 `starting`. If main serves \
+                         (axum::serve(..).await), spawn the server with svc.serve(..), pass \
+                         svc.intake_closed() as its graceful-shutdown signal, or call svc.ready() \
+                         once it listens");
+                }
+            }
+        };
         drop(pending);
         let elapsed = started.elapsed();
-        let (state, setup_failure) = match setup {
-            Ok(Ok(state)) => (Some(Arc::new(state)), None),
-            Ok(Err(e)) => (None, Some(Outcome::Failed(format!("{e:#}")))),
-            Err(panic) => (None, Some(Outcome::Panicked(panic_message(&*panic)))),
+        let (state, setup_failure, body) = match returned {
+            Some(Ok(state)) => (Some(Arc::new(state)), None, None),
+            Some(Err(outcome)) => (None, Some(outcome), None),
+            None => {
+                info!(service = %name, phase = "setup", elapsed_ms = elapsed.as_millis() as u64,
+                    "main keeps running: it serves as the service's body, drained at intake close");
+                (None, None, Some(setup))
+            }
         };
         // Readiness turns true only if nothing has started the shutdown meanwhile.
         let served = setup_failure.is_none() && !shutdown.is_triggered();
         let setup_step = match setup_failure {
             None => {
-                if served {
-                    svc.core.readiness.set_ready();
-                    svc.core.became_ready.cancel();
-                    notify::ready();
+                if served && body.is_none() {
+                    svc.core.mark_ready("setup finished");
                 }
-                info!(service = %name, phase = "setup", elapsed_ms = elapsed.as_millis() as u64, ready = served, "setup finished");
+                if body.is_none() {
+                    info!(service = %name, phase = "setup", elapsed_ms = elapsed.as_millis() as u64, ready = served, "setup finished");
+                }
                 None
             }
             Some(outcome) => {
@@ -197,8 +228,55 @@ impl<S: Send + Sync + 'static> Config<S> {
             }
         };
 
-        shutdown.triggered().await;
-        Ok(wind_down(&self, &svc.core, state, served, setup_step).await)
+        // A body that returns before the shutdown: its state is kept for the hooks,
+        // its error starts the shutdown.
+        let mut setup_step = setup_step;
+        let (state, body) = match body {
+            None => {
+                shutdown.triggered().await;
+                (state, None)
+            }
+            Some(mut body) => {
+                let _pending = svc.core.progress.enter("main");
+                tokio::select! {
+                    biased;
+                    _ = shutdown.triggered() => (None, Some(body)),
+                    returned = &mut body => match returned {
+                        Ok(state) => {
+                            info!(service = %name, phase = "setup", "main returned before the shutdown");
+                            shutdown.triggered().await;
+                            (Some(Arc::new(state)), None)
+                        }
+                        Err(outcome) => {
+                            error!(service = %name, phase = "setup", %outcome, "main failed while serving");
+                            shutdown.trigger_with(Cause::SetupFailed);
+                            setup_step = Some(Step {
+                                phase: Phase::Setup,
+                                name: "main".into(),
+                                outcome,
+                                elapsed: started.elapsed(),
+                            });
+                            (None, None)
+                        }
+                    },
+                }
+            }
+        };
+        let Some(body) = body else {
+            return Ok(wind_down(&self, &svc.core, state, served, setup_step, None).await);
+        };
+        // Main's body keeps running (its server serving) through the whole sequence;
+        // step 4 waits for its result, and whatever still runs when the sequence ends
+        // is dropped with it.
+        let (done, result) = tokio::sync::oneshot::channel();
+        let drive = async move {
+            let _ = done.send(body.await);
+            std::future::pending::<std::convert::Infallible>().await
+        };
+        tokio::select! {
+            report = wind_down(&self, &svc.core, state, served, setup_step, Some(result)) => Ok(report),
+            never = drive => match never {},
+        }
     }
 
     /// Builds a multi-threaded tokio runtime, installs a tracing subscriber unless
@@ -234,6 +312,13 @@ impl<S: Send + Sync + 'static> Config<S> {
     }
 }
 
+/// How long setup may run before a warning says why the service is not ready.
+const SLOW_SETUP: Duration = Duration::from_secs(5);
+
+/// What main's body returns when it served for the life of the service: its state
+/// (for the hooks) comes when it returns, after intake close.
+type Body<S> = tokio::sync::oneshot::Receiver<Result<S, Outcome>>;
+
 /// The shutdown sequence, step by step, once it has been triggered.
 async fn wind_down<S: Send + Sync + 'static>(
     config: &Config<S>,
@@ -241,6 +326,7 @@ async fn wind_down<S: Send + Sync + 'static>(
     state: Option<Arc<S>>,
     served: bool,
     setup_step: Option<Step>,
+    body: Option<Body<S>>,
 ) -> Report {
     let service = core.name.as_str();
     let started = Instant::from_std(
@@ -301,8 +387,9 @@ async fn wind_down<S: Send + Sync + 'static>(
     );
     steps.push(step(Phase::Intake, "intake", Outcome::Ok, t));
 
-    // 4. Workers quit, all at once, while calls in flight drain: both within what
-    //    grace leaves after the hooks' timeouts, so the hooks always get their time.
+    // 4. Workers quit, all at once, while calls in flight drain (and main's body, if
+    //    main serves, returns): all within what grace leaves after the hooks'
+    //    timeouts, so the hooks always get their time.
     let hooks_time: Duration = (config.hooks.iter())
         .filter(|h| !h.at_start)
         .map(|h| h.timeout)
@@ -338,9 +425,29 @@ async fn wind_down<S: Send + Sync + 'static>(
         };
         step(Phase::InFlight, "in-flight calls", outcome, t)
     };
-    let (worker_steps, drain_step) = tokio::join!(stop_workers, drain);
+    let main_body = async {
+        let body = body?;
+        let t = Instant::now();
+        let _pending = core.progress.enter("main");
+        let (state, outcome) = match tokio::time::timeout(budget, body).await {
+            Ok(Ok(Ok(state))) => (Some(Arc::new(state)), Outcome::Ok),
+            Ok(Ok(Err(outcome))) => (None, outcome),
+            Ok(Err(_)) => (None, Outcome::Failed("main's body was dropped".into())),
+            Err(_) => (None, Outcome::TimedOut(budget)),
+        };
+        log_step(service, Phase::Setup, "main", &outcome);
+        Some((state, step(Phase::Setup, "main", outcome, t)))
+    };
+    let (worker_steps, drain_step, main_body) = tokio::join!(stop_workers, drain, main_body);
     steps.extend(worker_steps);
     steps.push(drain_step);
+    let state = match main_body {
+        Some((body_state, main_step)) => {
+            steps.push(main_step);
+            body_state.or(state)
+        }
+        None => state,
+    };
 
     // 5. Hooks, in ascending order, each bounded by its timeout; a failure never
     //    stops the next one.

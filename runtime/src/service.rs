@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::CancellationToken;
 use tracing::error;
 
+use crate::body::IntakeClosed;
 use crate::config::{Builder, ConfigError};
 use crate::in_flight::{InFlight, ShuttingDown};
 use crate::os::watchdog::Progress;
@@ -42,6 +43,20 @@ pub(crate) struct Core {
     pub(crate) worker_names: Mutex<HashMap<String, usize>>,
     pub(crate) probes_addr: Option<SocketAddr>,
     pub(crate) progress: Arc<Progress>,
+}
+
+impl Core {
+    /// Readiness turns true (once, unless the shutdown has begun); `why` is logged.
+    pub(crate) fn mark_ready(&self, why: &str) -> bool {
+        if self.shutdown.is_triggered() || self.became_ready.is_cancelled() {
+            return false;
+        }
+        self.readiness.set_ready();
+        self.became_ready.cancel();
+        crate::os::systemd::ready();
+        tracing::info!(service = %self.name, phase = "setup", why, "ready: /ready answers 200");
+        true
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -123,10 +138,35 @@ impl Service {
         self.core.readiness.add_check(check);
     }
 
-    /// Completes when intake closes: a server stops accepting then. Servers from
-    /// the integrations watch it for you.
-    pub fn intake_closed(&self) -> WaitForCancellationFuture<'_> {
-        self.core.in_flight.closed()
+    /// Completes when intake closes (step 3): a server stops accepting then.
+    /// Servers from the integrations watch it for you; give it to a server you run
+    /// yourself as its graceful-shutdown signal, e.g.
+    /// `axum::serve(listener, app).with_graceful_shutdown(svc.intake_closed())`,
+    /// so it keeps serving through the drain delay. Awaited from `main` (the
+    /// setup), it also marks the service ready: see [`ready`](Self::ready).
+    pub fn intake_closed(&self) -> IntakeClosed {
+        IntakeClosed::new(&self.core)
+    }
+
+    /// Marks the service ready now, although setup has not returned: for a `main`
+    /// that serves for the life of the service (`axum::serve(..).await` inside
+    /// `#[service]`'s body). `/ready` turns 200 (unless the shutdown has begun),
+    /// and from then on main's body is drained in step 4 like a call in flight:
+    /// the hooks run after it returns, with the state it returns.
+    ///
+    /// Awaiting [`intake_closed`](Self::intake_closed) created in main does this
+    /// for you. When setup returns, the service is ready anyway; calling this then
+    /// does nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(svc: winddown::Service) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+    /// svc.ready(); // listening: send traffic
+    /// # let _ = listener;
+    /// # Ok(()) }
+    /// ```
+    pub fn ready(&self) {
+        self.core.mark_ready("ready() called while main runs");
     }
 
     /// The address the probes server is bound to (useful with port 0).
