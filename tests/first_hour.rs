@@ -80,3 +80,38 @@ fn ready_called_from_main_turns_ready_and_main_is_drained() {
     assert!(p.has_event("main saw intake close"));
     p.assert_log("step=main outcome=ok");
 }
+
+/// `logging(false)`: the user's own subscriber is never overridden and receives
+/// winddown's events.
+#[test]
+fn your_subscriber_is_kept() {
+    let mut p = Proc::start_bin(FIXTURE, "own_subscriber", &[]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    let log = p.stderr();
+    assert!(
+        log.contains("tagged-subscriber: shutdown complete"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(" INFO "),
+        "winddown's own subscriber ran: {log}"
+    );
+}
+
+/// The runtime flavour and the worker threads are the user's choice.
+#[test]
+fn your_runtime_flavour_and_threads() {
+    let mut p = Proc::start_bin(FIXTURE, "current_thread", &[]);
+    assert_eq!(p.wait_for("flavor "), "CurrentThread");
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+
+    let mut p = Proc::start_bin(FIXTURE, "three_threads", &[]);
+    assert_eq!(p.wait_for("workers "), "3");
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}

@@ -169,6 +169,25 @@ pub struct Builder<S> {
     pub(crate) hooks: Vec<HookSpec<S>>,
     pub(crate) workers: Vec<Worker>,
     pub(crate) checks: Vec<Check>,
+    pub(crate) logging: bool,
+    pub(crate) flavor: Flavor,
+    pub(crate) worker_threads: Option<usize>,
+}
+
+/// Which tokio runtime [`Config::run_and_exit`] (and so `#[service]`) builds, as
+/// `#[tokio::main(flavor = ..)]` chooses it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// A multi-threaded runtime (the default): hooks and ticks run as tasks on its
+    /// worker threads, one per core (at least two) unless
+    /// [`Builder::worker_threads`] says otherwise.
+    #[default]
+    MultiThread,
+    /// A single-threaded runtime: everything runs on the main thread. `grace` still
+    /// holds (the watchdog is its own OS thread), but a hook that blocks its thread
+    /// stops everything else until the watchdog exits the process.
+    CurrentThread,
 }
 
 impl<S: Send + Sync + 'static> Builder<S> {
@@ -182,7 +201,34 @@ impl<S: Send + Sync + 'static> Builder<S> {
             hooks: Vec::new(),
             workers: Vec::new(),
             checks: Vec::new(),
+            logging: true,
+            flavor: Flavor::MultiThread,
+            worker_threads: None,
         }
+    }
+
+    /// Whether [`run_and_exit`](Self::run_and_exit) installs winddown's log
+    /// subscriber (default `true`: `RUST_LOG` or `info`, to stderr, and only if no
+    /// subscriber is set yet). Turn it off to install your own (JSON, OpenTelemetry):
+    /// set it before calling `run_and_exit`, or first thing in setup — what is logged
+    /// before it is set goes nowhere. A configuration error is always shown.
+    pub fn logging(mut self, install: bool) -> Self {
+        self.logging = install;
+        self
+    }
+
+    /// The runtime [`run_and_exit`](Self::run_and_exit) builds (default
+    /// [`Flavor::MultiThread`]).
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// The number of worker threads of the multi-threaded runtime (default: one per
+    /// core, at least two). Not zero, and only with [`Flavor::MultiThread`].
+    pub fn worker_threads(mut self, threads: usize) -> Self {
+        self.worker_threads = Some(threads);
+        self
     }
 
     /// Bounds the whole shutdown, from the first signal to exit (default 30s).
@@ -316,6 +362,20 @@ impl<S: Send + Sync + 'static> Builder<S> {
             return Err(zero("`grace`".into()));
         }
         self.check_lengths()?;
+        match (self.flavor, self.worker_threads) {
+            (_, Some(0)) => {
+                return Err(ConfigError::Runtime(std::io::Error::other(
+                    "`worker_threads` is 0: give the runtime at least one worker thread",
+                )));
+            }
+            (Flavor::CurrentThread, Some(_)) => {
+                return Err(ConfigError::Runtime(std::io::Error::other(
+                    "`worker_threads` is set with the current-thread flavor, which has none: \
+                 remove it or use `Flavor::MultiThread`",
+                )));
+            }
+            _ => {}
+        }
         let probes = self.probes.take().transpose()?;
         let mut names = HashSet::new();
         for hook in &self.hooks {
@@ -374,6 +434,9 @@ impl<S: Send + Sync + 'static> Builder<S> {
             hooks: self.hooks,
             workers: self.workers,
             checks: self.checks,
+            logging: self.logging,
+            flavor: self.flavor,
+            worker_threads: self.worker_threads,
         })
     }
 }
@@ -426,6 +489,9 @@ pub struct Config<S> {
     pub(crate) hooks: Vec<HookSpec<S>>,
     pub(crate) workers: Vec<Worker>,
     pub(crate) checks: Vec<Check>,
+    pub(crate) logging: bool,
+    pub(crate) flavor: Flavor,
+    pub(crate) worker_threads: Option<usize>,
 }
 
 impl<S> Config<S> {

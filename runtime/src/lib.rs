@@ -95,7 +95,7 @@ pub mod testing;
 pub mod __private;
 
 pub use body::IntakeClosed;
-pub use config::{Builder, Config, ConfigError};
+pub use config::{Builder, Config, ConfigError, Flavor};
 pub use hooks::deadline;
 pub use in_flight::{InFlight, ShuttingDown, track};
 pub use os::signal::{Signal, UnknownSignal};

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{Builder, Config, ConfigError, HookSpec};
+use crate::config::{Builder, Config, ConfigError, Flavor, HookSpec};
 use crate::in_flight::{self, InFlight};
 use crate::os::watchdog::{Progress, Watchdog};
 use crate::os::{logging, signal, systemd as notify};
@@ -64,10 +64,13 @@ where
     Fut: Future<Output = Result<S, E>>,
     E: Display + Debug + Send + Sync + 'static,
 {
-    logging::init();
     match config {
         Ok(config) => config.run_and_exit(setup),
-        Err(e) => exit(service, &e),
+        Err(e) => {
+            // Shown whatever `logging` says: the process is exiting because of it.
+            logging::init();
+            exit(service, &e)
+        }
     }
 }
 
@@ -292,13 +295,19 @@ impl<S: Send + Sync + 'static> Config<S> {
         Fut: Future<Output = Result<S, E>>,
         E: Display + Debug + Send + Sync + 'static,
     {
-        logging::init();
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-        {
+        if self.logging {
+            logging::init();
+        }
+        let mut runtime = match self.flavor {
+            Flavor::MultiThread => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+                let mut rt = tokio::runtime::Builder::new_multi_thread();
+                rt.worker_threads(self.worker_threads.unwrap_or(cores));
+                rt
+            }
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        };
+        let runtime = match runtime.enable_all().build() {
             Ok(rt) => rt,
             Err(e) => exit(&self.name, &ConfigError::Runtime(e)),
         };
