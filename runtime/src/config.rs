@@ -172,6 +172,7 @@ pub struct Builder<S> {
     pub(crate) logging: bool,
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
+    pub(crate) tell_clients_to_leave: bool,
 }
 
 /// Which tokio runtime [`Config::run_and_exit`] (and so `#[service]`) builds, as
@@ -204,6 +205,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             logging: true,
             flavor: Flavor::MultiThread,
             worker_threads: None,
+            tell_clients_to_leave: true,
         }
     }
 
@@ -228,6 +230,18 @@ impl<S: Send + Sync + 'static> Builder<S> {
     /// core, at least two). Not zero, and only with [`Flavor::MultiThread`].
     pub fn worker_threads(mut self, threads: usize) -> Self {
         self.worker_threads = Some(threads);
+        self
+    }
+
+    /// Whether the tracked servers tell clients to leave from the first signal
+    /// (default `true`): every HTTP/1.1 response carries `Connection: close` and
+    /// HTTP/2 connections get a graceful GOAWAY, so pooled clients reconnect —
+    /// through the load balancer, to another replica — during the drain delay,
+    /// and by intake close almost nothing is left to race. Turn it off only when
+    /// nothing balances the connections (a single replica whose clients should
+    /// keep their connections through the drain delay).
+    pub fn tell_clients_to_leave(mut self, tell: bool) -> Self {
+        self.tell_clients_to_leave = tell;
         self
     }
 
@@ -437,6 +451,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             logging: self.logging,
             flavor: self.flavor,
             worker_threads: self.worker_threads,
+            tell_clients_to_leave: self.tell_clients_to_leave,
         })
     }
 }
@@ -492,6 +507,7 @@ pub struct Config<S> {
     pub(crate) logging: bool,
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
+    pub(crate) tell_clients_to_leave: bool,
 }
 
 impl<S> Config<S> {

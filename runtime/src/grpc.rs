@@ -6,15 +6,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use hyper::{Request, Response};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use hyper_util::service::TowerToHyperService;
 use tonic::body::Body;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health, HealthServer};
-use tracing::{info, warn};
 
-use crate::http::TrackedBody;
+use crate::http::{Listener, TrackedBody, spawn_server};
 use crate::in_flight::{self, Admission, InFlight};
 use crate::service::Service;
 
@@ -23,10 +21,14 @@ use crate::service::Service;
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 impl Service {
-    /// Serves gRPC `routes` on `listener`, tracked: every call counts in flight until
-    /// its response (stream included) has ended; at intake close the server stops
-    /// accepting and sends GOAWAY, calls still arriving get `UNAVAILABLE`, and the
-    /// calls in flight finish within the drain's deadline. HTTP/2, as gRPC needs.
+    /// Serves gRPC `routes` on `listener` (any [`Listener`]) with the tracked
+    /// server: every call counts in flight until its response (stream included)
+    /// has ended; from the first signal the clients get a graceful GOAWAY and
+    /// reconnect (elsewhere, behind a balancer) while the drain delay runs; calls
+    /// arriving after intake close get `UNAVAILABLE` (HTTP 503, which gRPC clients
+    /// read as `UNAVAILABLE` and retry); calls in flight finish within the drain's
+    /// deadline. Health calls (`grpc.health.v1.Health`) are answered throughout
+    /// and not counted; a `Watch` stream ends at intake close.
     ///
     /// ```no_run
     /// # async fn demo(svc: winddown::Service) -> std::io::Result<()> {
@@ -34,24 +36,9 @@ impl Service {
     /// svc.serve_grpc(tokio::net::TcpListener::bind("0.0.0.0:50051").await?, routes);
     /// # Ok(()) }
     /// ```
-    pub fn serve_grpc(&self, listener: TcpListener, routes: Routes) {
-        let name = self.core.name.clone();
-        let in_flight = self.core.in_flight.clone();
-        let layer = GrpcLayer::new(self);
-        tokio::spawn(async move {
-            if let Ok(addr) = listener.local_addr() {
-                info!(service = %name, phase = "start", %addr, "serving gRPC");
-            }
-            let intake = in_flight.closed_owned();
-            let served = tonic::transport::Server::builder()
-                .layer(layer)
-                .add_routes(routes)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), intake)
-                .await;
-            if let Err(error) = served {
-                warn!(service = %name, %error, "gRPC server ended with an error");
-            }
-        });
+    pub fn serve_grpc<L: Listener>(&self, listener: L, routes: Routes) {
+        let make = move |_: &L::Addr| TowerToHyperService::new(routes.clone());
+        spawn_server(&self.core, listener, make, Some(HEALTH_PREFIX), "gRPC");
     }
 
     /// The standard gRPC health service (`grpc.health.v1.Health`), following

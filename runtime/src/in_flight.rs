@@ -105,14 +105,6 @@ impl InFlight {
         self.closed.clone().cancelled_owned()
     }
 
-    /// Counts something in flight even after intake closed (a connection being
-    /// answered 503 must still be waited for before exit).
-    pub(crate) fn hold(&self) -> InFlightGuard {
-        InFlightGuard {
-            _token: self.tracker.token(),
-        }
-    }
-
     pub(crate) fn close(&self) {
         self.tracker.close();
         self.closed.cancel();

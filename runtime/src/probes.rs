@@ -20,7 +20,9 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tracing::{debug, warn};
+
+use crate::http::Listener;
+use tracing::debug;
 
 use crate::report::{IntoOutcome, panic_message};
 
@@ -144,19 +146,13 @@ pub(crate) async fn bind(addrs: &[SocketAddr]) -> Result<TcpListener, crate::Con
 /// Serves `/health` and `/ready` until the process exits. Each connection is its
 /// own task with a header-read timeout and a small buffer, so a slow or malformed
 /// client disturbs nothing else.
-pub(crate) fn serve(listener: TcpListener, readiness: Arc<Readiness>, service: String) {
+pub(crate) fn serve<L: Listener>(mut listener: L, readiness: Arc<Readiness>, service: String) {
     tokio::spawn(async move {
         loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off, never spin.
-                    warn!(%service, phase = "probes", %error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
+            // `Listener::accept` backs off on resource exhaustion: never spins.
+            let (stream, peer) = listener.accept().await;
             let readiness = readiness.clone();
+            let service = service.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let readiness = readiness.clone();
@@ -168,7 +164,7 @@ pub(crate) fn serve(listener: TcpListener, readiness: Arc<Readiness>, service: S
                     .max_buf_size(MAX_BUF)
                     .serve_connection(TokioIo::new(stream), svc);
                 if let Err(error) = conn.await {
-                    debug!(phase = "probes", %peer, %error, "probe connection ended with an error");
+                    debug!(%service, phase = "probes", ?peer, %error, "probe connection ended with an error");
                 }
             });
         }

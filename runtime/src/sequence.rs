@@ -15,7 +15,8 @@ use futures_util::FutureExt;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
 
 use crate::config::{Builder, Config, ConfigError, Flavor, HookSpec};
 use crate::in_flight::{self, InFlight};
@@ -158,6 +159,9 @@ impl<S: Send + Sync + 'static> Config<S> {
                 worker_names: Mutex::default(),
                 probes_addr,
                 progress,
+                leaving: Arc::default(),
+                leave: CancellationToken::new(),
+                closing: TaskTracker::new(),
             }),
         };
         in_flight::set_current(Some(in_flight));
@@ -322,6 +326,9 @@ impl<S: Send + Sync + 'static> Config<S> {
 }
 
 /// How long setup may run before a warning says why the service is not ready.
+/// At exit, how long the servers may take to answer what is queued and to close
+/// their sockets without a reset.
+const CLOSE_BOUND: Duration = Duration::from_secs(2);
 const SLOW_SETUP: Duration = Duration::from_secs(5);
 
 /// What main's body returns when it served for the life of the service: its state
@@ -360,6 +367,11 @@ async fn wind_down<S: Send + Sync + 'static>(
         phase = "readiness",
         "readiness is false: /ready answers 503"
     );
+    if config.tell_clients_to_leave {
+        core.leaving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        core.leave.cancel();
+    }
     steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
 
     // 1b. Start hooks (leaving service discovery, say), in order, each bounded.
@@ -465,8 +477,20 @@ async fn wind_down<S: Send + Sync + 'static>(
     }
 
     // 6. The report: logged, handed back, and the watchdog stands down.
-    core.shutdown.watchdog().finish();
+    // Servers close their listeners: what is queued is answered, closing sockets
+    // linger; a moment at most, within grace.
     core.finished.cancel();
+    core.closing.close();
+    let moment = deadline
+        .saturating_duration_since(Instant::now())
+        .min(CLOSE_BOUND);
+    if tokio::time::timeout(moment, core.closing.wait())
+        .await
+        .is_err()
+    {
+        debug!(%service, phase = "finish", "sockets still closing at exit");
+    }
+    core.shutdown.watchdog().finish();
     let report = Report {
         service: service.to_owned(),
         cause: core.shutdown.cause().unwrap_or(Cause::Triggered),

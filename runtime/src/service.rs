@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::sync::atomic::AtomicBool;
+
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::error;
 
 use crate::body::IntakeClosed;
@@ -43,6 +46,13 @@ pub(crate) struct Core {
     pub(crate) worker_names: Mutex<HashMap<String, usize>>,
     pub(crate) probes_addr: Option<SocketAddr>,
     pub(crate) progress: Arc<Progress>,
+    /// Set (and `leave` cancelled) when the clients are told to leave, from the
+    /// trigger: HTTP/1.1 responses carry `Connection: close`, HTTP/2 gets GOAWAY.
+    pub(crate) leaving: Arc<AtomicBool>,
+    pub(crate) leave: CancellationToken,
+    /// Closing sockets and the answers to late connections: waited for, briefly,
+    /// before the process exits, so none is reset.
+    pub(crate) closing: TaskTracker,
 }
 
 impl Core {

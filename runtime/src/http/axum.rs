@@ -6,19 +6,36 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::Extension;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tower_layer::Layer;
 
-use crate::http::serve::{TrackedBody, shutting_down_response};
+use crate::http::{Listener, TrackedBody, shutting_down_response};
 use crate::in_flight::{self, Admission, InFlight, ShuttingDown};
 use crate::service::Service;
 
 impl Service {
-    /// Serves an axum `Router` on `listener`, tracked and drained at shutdown; see
-    /// [`Service::serve_hyper`] for exactly what happens at intake close.
+    /// Serves an axum `Router` on `listener` (TCP, a Unix socket, a TLS acceptor:
+    /// any [`Listener`]), HTTP/1.1 and HTTP/2 on one port, tracked and drained at
+    /// shutdown. Handlers can extract `ConnectInfo<L::Addr>` as with `axum::serve`.
+    ///
+    /// - every connection and request counts in flight until its last byte is
+    ///   written, so the drain waits for responses to be sent, not just produced;
+    /// - from the first signal the clients are told to leave (`Connection: close`
+    ///   on HTTP/1.1 responses, GOAWAY on HTTP/2; see
+    ///   [`Builder::tell_clients_to_leave`](crate::Builder::tell_clients_to_leave));
+    /// - at intake close idle connections close, requests being served finish,
+    ///   `text/event-stream` responses end between events, a connection that has
+    ///   not sent a complete request head gets a second to and is then closed;
+    /// - connections arriving after intake close are answered 503 with
+    ///   `Connection: close` (not counted, so they never hold the drain), and at
+    ///   exit the listen queue is answered too: no client is reset.
+    ///
+    /// The server runs as its own task; call this from setup.
     ///
     /// ```no_run
     /// # async fn demo(svc: winddown::Service) -> std::io::Result<()> {
@@ -26,8 +43,11 @@ impl Service {
     /// svc.serve(tokio::net::TcpListener::bind("0.0.0.0:8080").await?, app);
     /// # Ok(()) }
     /// ```
-    pub fn serve(&self, listener: TcpListener, router: axum::Router) {
-        self.serve_hyper(listener, TowerToHyperService::new(router));
+    pub fn serve<L: Listener>(&self, listener: L, router: axum::Router) {
+        self.serve_hyper_with(listener, move |peer: &L::Addr| {
+            let service = Extension(ConnectInfo(peer.clone())).layer(router.clone());
+            TowerToHyperService::new(service)
+        });
     }
 }
 

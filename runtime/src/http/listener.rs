@@ -42,6 +42,13 @@ pub trait Listener: Send + 'static {
     fn stop_handshakes(&mut self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Whether the socket outlives this process (passed by systemd, say): then the
+    /// server stops accepting at intake close and leaves the queue to the next
+    /// process instead of answering it 503. The default is `false`.
+    fn is_inherited(&self) -> bool {
+        false
+    }
 }
 
 impl Listener for tokio::net::TcpListener {

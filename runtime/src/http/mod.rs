@@ -5,11 +5,15 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod linger;
 mod listen_queue;
 mod listener;
 mod serve;
+mod tracked;
 
 #[cfg(feature = "axum")]
 pub use self::axum::{InFlightLayer, InFlightService};
 pub use listener::{Listener, handle_accept_error};
-pub use serve::{BoxError, TrackedBody, shutting_down_response};
+#[cfg(feature = "tonic")]
+pub(crate) use serve::spawn_server;
+pub use tracked::{BoxError, TrackedBody, shutting_down_response};

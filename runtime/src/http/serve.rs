@@ -1,56 +1,49 @@
-//! Tracked HTTP serving over hyper: each connection counts in flight until it
-//! closes, requests after intake close get `503` with `Connection: close`, idle
-//! keep-alive connections are closed at intake, server-sent event streams are ended
-//! cleanly, and nobody is reset: connections still arriving during the drain are
-//! answered `503`, and every socket is closed with a lingering close.
+//! The tracked server: hyper-util's `auto` builder (HTTP/1.1 and HTTP/2 on one
+//! port, upgrades kept) over any [`Listener`], with every connection and every
+//! request counted in flight, and each kind of connection led out of the shutdown:
+//!
+//! | step | HTTP/1.1 | HTTP/2 |
+//! |------|----------|--------|
+//! | trigger (clients told to leave) | every response carries `Connection: close` | graceful GOAWAY |
+//! | intake close | idle: closed; mid-head: a second to finish it; busy: finishes | GOAWAY; new streams get 503 |
+//! | drain | counted until the last byte is written | counted until the last stream ends |
+//! | after intake | new connections answered 503 (`Connection: close`), not counted | the same |
+//! | exit | SYNs dropped, the queue answered 503, lingering close: never a reset | the same |
 
-use std::error::Error as StdError;
-use std::future::Future;
-use std::io;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use pin_project_lite::pin_project;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::WaitForCancellationFutureOwned;
-use tracing::{debug, info, warn};
+use hyper::Request;
+use hyper::body::{Body, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tracing::{Instrument, debug, info, info_span};
 
-use crate::in_flight::{InFlight, InFlightGuard};
-use crate::service::Service;
+use super::linger::{LINGER, Lingering};
+use super::listener::Listener;
+use super::tracked::{BoxError, ConnState, Leaving, Tracked, refusal};
+use crate::in_flight::InFlightGuard;
+use crate::service::{Core, Service};
 
-/// Errors of a body, boxed.
-pub type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// How long a closing socket keeps reading what the client still sends, so closing
-/// it never turns unread bytes into a reset.
-const LINGER: Duration = Duration::from_secs(1);
+/// How long a connection that arrived after intake close has to send its request
+/// head and read the 503.
+const LATE_BOUND: Duration = Duration::from_secs(2);
+/// At exit, the accept queue counts as empty after this long without a connection.
+const QUEUE_QUIET: Duration = Duration::from_millis(50);
 
 impl Service {
-    /// Serves `service` (any hyper service) on `listener` until the shutdown, tracked:
+    /// Serves `service` (any hyper service) on `listener`, tracked; see
+    /// [`Service::serve`] for what happens to each connection at shutdown.
     ///
-    /// - every connection counts in flight until it closes, so the drain waits for
-    ///   each response to be written, not just produced;
-    /// - from intake close, requests get `503` with `Connection: close`, idle
-    ///   keep-alive connections are closed, `text/event-stream` responses end
-    ///   cleanly (clients reconnect elsewhere), and connections still arriving are
-    ///   accepted and answered `503` rather than left to be reset;
-    /// - sockets close with a lingering close: unread bytes never become a reset.
-    ///
-    /// The server runs as its own task; call this from setup. HTTP/1.1, with upgrades.
-    pub fn serve_hyper<S, B>(&self, listener: TcpListener, service: S)
+    /// The server runs as its own task. For a per-connection service (to see the
+    /// peer's address), use [`Service::serve_hyper_with`].
+    pub fn serve_hyper<L, S, B>(&self, listener: L, service: S)
     where
-        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+        L: Listener,
+        S: hyper::service::Service<Request<Incoming>, Response = hyper::Response<B>>
             + Clone
             + Send
             + Sync
@@ -60,412 +53,252 @@ impl Service {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let svc = self.clone();
-        tokio::spawn(async move {
-            let core = &svc.core;
-            let name = core.name.clone();
-            match listener.local_addr() {
-                Ok(addr) => info!(service = %name, phase = "start", %addr, "serving HTTP"),
-                Err(_) => info!(service = %name, phase = "start", "serving HTTP"),
-            }
-            let in_flight = core.in_flight.clone();
-            loop {
-                let stream = tokio::select! {
-                    biased;
-                    _ = in_flight.closed() => break,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => stream,
-                        Err(error) => {
-                            warn!(service = %name, %error, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                };
-                let guard = in_flight.hold();
-                let tracked = Tracked {
-                    inner: service.clone(),
-                    in_flight: in_flight.clone(),
-                    served: Arc::default(),
-                };
-                tokio::spawn(serve_connection(stream, tracked, in_flight.clone(), guard));
-            }
-            // Intake closed: until the sequence ends, whoever still connects (the listen
-            // backlog included) is answered 503 instead of being reset.
-            debug!(service = %name, "intake closed: answering new connections 503");
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = core.finished.cancelled() => break,
-                    accepted = listener.accept() => {
-                        if let Ok((stream, _)) = accepted {
-                            tokio::spawn(refuse(stream, in_flight.hold()));
-                        }
-                    }
-                }
-            }
-        });
+        self.serve_hyper_with(listener, move |_: &L::Addr| service.clone());
+    }
+
+    /// [`serve_hyper`](Service::serve_hyper) with a service made for each
+    /// connection from the peer's address.
+    pub fn serve_hyper_with<L, M, S, B>(&self, listener: L, make: M)
+    where
+        L: Listener,
+        M: Fn(&L::Addr) -> S + Send + 'static,
+        S: hyper::service::Service<Request<Incoming>, Response = hyper::Response<B>>
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        spawn_server(&self.core, listener, make, None, "HTTP");
     }
 }
 
-async fn serve_connection<S, B>(
-    stream: TcpStream,
-    service: Tracked<S>,
-    in_flight: InFlight,
-    guard: InFlightGuard,
+/// Starts a tracked server task. `untracked` names a path prefix whose requests
+/// are served but not counted (gRPC health).
+pub(crate) fn spawn_server<L, M, S, B>(
+    core: &Arc<Core>,
+    mut listener: L,
+    make: M,
+    untracked: Option<&'static str>,
+    what: &'static str,
 ) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    L: Listener,
+    M: Fn(&L::Addr) -> S + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = hyper::Response<B>>
+        + Send
+        + Sync
+        + 'static,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let _ = stream.set_nodelay(true);
-    let served = service.served.clone();
-    // The guard lives with the socket: through an upgrade (WebSocket) too.
-    let io = TokioIo::new(Lingering::new(stream, guard));
-    let mut conn = pin!(
-        // No per-request header timer (like `axum::serve`: it costs ~6% of throughput);
-        // a connection that never sends a request is closed a moment after intake.
-        http1::Builder::new()
-            .serve_connection(io, service)
-            .with_upgrades()
-    );
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        _ = in_flight.closed() => {
-            // A connection that has not sent its first request yet may be sending it
-            // right now: give it a moment to, and answer it 503. One that has been
-            // served and sits idle closes now (the keep-alive race HTTP clients retry).
-            if !served.load(Ordering::Acquire) {
-                if let Ok(result) = tokio::time::timeout(LINGER, conn.as_mut()).await {
-                    return log_end(result);
-                }
-            }
-            // Finish the response in progress, then close.
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let core = core.clone();
+    let addr = listener
+        .local_addr()
+        .map(|a| format!("{a:?}"))
+        .unwrap_or_default();
+    let span = info_span!("server", service = %core.name, protocol = what, addr = %addr);
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    let late_builder = Arc::new(late_builder());
+    let server = async move {
+        info!(phase = "start", "serving {what}");
+        let in_flight = core.in_flight.clone();
+        // Until intake closes: every connection counted in flight.
+        loop {
+            let (io, peer) = tokio::select! {
+                biased;
+                _ = in_flight.closed() => break,
+                conn = listener.accept() => conn,
+            };
+            let service = make(&peer);
+            let Ok(guard) = in_flight.enter() else {
+                // Intake closed between the accept and now: a late connection.
+                spawn_late(&core, &late_builder, io);
+                break;
+            };
+            let conn = Connection {
+                builder: builder.clone(),
+                core: core.clone(),
+                untracked,
+            };
+            tokio::spawn(conn.serve(io, guard, service).in_current_span());
         }
+        if listener.is_inherited() {
+            // The socket outlives this process: leave the queue to the successor.
+            info!(
+                phase = "intake",
+                "listener inherited: left open for the next process"
+            );
+            return;
+        }
+        // After intake: whoever still connects is answered 503, not counted.
+        debug!(phase = "intake", "answering new connections 503");
+        loop {
+            let (io, _) = tokio::select! {
+                biased;
+                _ = core.finished.cancelled() => break,
+                conn = listener.accept() => conn,
+            };
+            spawn_late(&core, &late_builder, io);
+        }
+        // Exit: no new handshakes, answer what is queued, then close.
+        let _closing = core.closing.token();
+        if let Err(error) = listener.stop_handshakes() {
+            debug!(%error, "cannot stop new handshakes: queued connections may be reset");
+        }
+        let mut answered = 0usize;
+        while let Ok((io, _)) = tokio::time::timeout(QUEUE_QUIET, listener.accept()).await {
+            spawn_late(&core, &late_builder, io);
+            answered += 1;
+        }
+        drop(listener);
+        debug!(phase = "finish", answered, "listener closed");
     };
-    log_end(result);
+    tokio::spawn(server.instrument(span));
 }
 
-fn log_end(result: Result<(), hyper::Error>) {
+/// The builder for connections that arrive after intake close: no keep-alive,
+/// a bounded header read (the timer costs nothing here: these are few).
+fn late_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(false)
+        .timer(TokioTimer::new())
+        .header_read_timeout(LINGER);
+    builder
+}
+
+/// Answers a connection that arrived after intake close with the one 503, through
+/// hyper (HTTP/1.1 or HTTP/2), bounded, not counted in flight.
+fn spawn_late<Io>(core: &Arc<Core>, builder: &Arc<auto::Builder<TokioExecutor>>, io: Io)
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = builder.clone();
+    let io = Lingering::new(io, None, core.closing.clone());
+    core.closing.spawn(
+        async move {
+            let refuse = service_fn(|req: Request<Incoming>| {
+                let rsp = refusal(&req);
+                async move { Ok::<_, std::convert::Infallible>(rsp) }
+            });
+            let conn = builder.serve_connection(TokioIo::new(io), refuse);
+            let _ = tokio::time::timeout(LATE_BOUND, conn).await;
+        }
+        .in_current_span(),
+    );
+}
+
+/// One accepted connection, served until it closes or the shutdown leads it out.
+struct Connection {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    core: Arc<Core>,
+    untracked: Option<&'static str>,
+}
+
+impl Connection {
+    async fn serve<Io, S, B>(self, io: Io, guard: InFlightGuard, service: S)
+    where
+        Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        S: hyper::service::Service<Request<Incoming>, Response = hyper::Response<B>>
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let core = &self.core;
+        let state = Arc::new(ConnState::new(guard));
+        // The stream holds the connection counted in flight (through an upgrade too).
+        let io = Lingering::new(io, Some(state.clone()), core.closing.clone());
+        let leaving: Leaving = core.leaving.clone();
+        let tracked = Tracked {
+            inner: service,
+            in_flight: core.in_flight.clone(),
+            leaving: leaving.clone(),
+            conn: state.clone(),
+            untracked: self.untracked,
+        };
+        let mut conn = pin!(
+            self.builder
+                .serve_connection_with_upgrades(TokioIo::new(io), tracked)
+        );
+        let (mut told, mut intake, mut gone_away) = (false, false, false);
+        let mut parked = None;
+        // Until intake closes: serve. Once the clients are told to leave (from the
+        // trigger), HTTP/1.1 responses carry `Connection: close` and an HTTP/2
+        // connection gets a graceful GOAWAY, so pooled clients reconnect while the
+        // drain delay runs.
+        //
+        // gRPC is led out more carefully, because tonic's client fails (`Cancelled`)
+        // a call it sends on a connection that has received GOAWAY but is not closed
+        // yet. During the drain delay a gRPC connection gets GOAWAY only when no call
+        // is open on it (it then closes at once and the client reconnects cleanly);
+        // after intake close it stays open, its new calls answered `UNAVAILABLE`,
+        // no longer counted in flight once idle, and closes at exit.
+        loop {
+            tokio::select! {
+                biased;
+                result = conn.as_mut() => return log_end(result),
+                _ = core.in_flight.closed(), if !intake => intake = true,
+                _ = core.leave.cancelled(), if !told => told = true,
+                _ = state.found_h2.notified(), if told && !gone_away => {}
+                _ = state.idle.notified(), if state.watching_idle() => {}
+                _ = core.finished.cancelled(), if parked.is_some() => break,
+            }
+            if !state.is_h2() {
+                if intake {
+                    break;
+                }
+            } else if !state.is_grpc() {
+                if (told || intake) && !gone_away {
+                    gone_away = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                if intake {
+                    break;
+                }
+            } else if !intake {
+                if told && !gone_away && state.watch_idle() {
+                    gone_away = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            } else if gone_away {
+                break;
+            } else if parked.is_none() && state.watch_idle() {
+                parked = Some(core.closing.token());
+                state.release();
+            }
+        }
+        // Intake closed (or, for a parked gRPC connection, the sequence finished).
+        // HTTP/1.1: an idle connection closes now, a request being served finishes
+        // first (with `Connection: close`). HTTP/2: GOAWAY, streams in flight
+        // finish, new ones are refused. A connection that has not sent a complete
+        // request head gets a moment to, and is then dropped: a slow or silent
+        // client never holds the drain.
+        conn.as_mut().graceful_shutdown();
+        let moment = tokio::time::sleep(LINGER);
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => return log_end(result),
+            _ = moment => {}
+        }
+        if state.busy() && parked.is_none() {
+            log_end(conn.await);
+        } else {
+            debug!("connection without a request since intake close: closed");
+        }
+    }
+}
+
+fn log_end(result: Result<(), BoxError>) {
     if let Err(error) = result {
         debug!(%error, "connection ended with an error");
-    }
-}
-
-/// Answers a connection that arrived after intake closed: read the request head,
-/// answer 503 with `Connection: close`, close without a reset.
-async fn refuse(stream: TcpStream, guard: InFlightGuard) {
-    let mut stream = Lingering::new(stream, guard);
-    let mut buf = [0u8; 4096];
-    let mut seen = Vec::new();
-    let head = async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => {
-                    seen.extend_from_slice(&buf[..n]);
-                    if seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.len() > 64 * 1024 {
-                        return true;
-                    }
-                }
-            }
-        }
-    };
-    if let Ok(true) = tokio::time::timeout(LINGER, head).await {
-        let body = b"service is shutting down\n";
-        let response = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
-             connection: close\r\ncontent-length: {}\r\n\r\n",
-            body.len()
-        );
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.write_all(body).await;
-    }
-    let _ = stream.shutdown().await;
-}
-
-/// A hyper service wrapped so each request counts in flight until its body has
-/// been sent, and is answered 503 once intake has closed.
-#[derive(Clone)]
-struct Tracked<S> {
-    inner: S,
-    in_flight: InFlight,
-    /// Set once this connection has received a request.
-    served: Arc<AtomicBool>,
-}
-
-impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<ServeBody<B>>;
-    type Error = BoxError;
-    type Future = TrackedCall<S::Future>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.served.store(true, Ordering::Release);
-        match self.in_flight.enter() {
-            Ok(guard) => TrackedCall::Running {
-                fut: self.inner.call(req),
-                guard: Some(guard),
-                in_flight: self.in_flight.clone(),
-            },
-            Err(_) => TrackedCall::Refused,
-        }
-    }
-}
-
-pin_project! {
-    /// A call through the tracked server: refused, or running with its guard.
-    #[project = CallProj]
-    pub(crate) enum TrackedCall<F> {
-        Refused,
-        Running {
-            #[pin]
-            fut: F,
-            guard: Option<InFlightGuard>,
-            in_flight: InFlight,
-        },
-    }
-}
-
-impl<F, B, E> Future for TrackedCall<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
-    B: Body<Data = Bytes>,
-{
-    type Output = Result<Response<ServeBody<B>>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            CallProj::Refused => Poll::Ready(Ok(
-                shutting_down_response().map(|body| ServeBody::Refused { body })
-            )),
-            CallProj::Running {
-                fut,
-                guard,
-                in_flight,
-            } => {
-                let rsp = ready!(fut.poll(cx)).map_err(Into::into)?;
-                let guard = guard.take().expect("a call completes once");
-                let rsp = TrackedBody::wrap(rsp, guard, in_flight);
-                Poll::Ready(Ok(rsp.map(|body| ServeBody::Tracked { body })))
-            }
-        }
-    }
-}
-
-pin_project! {
-    /// The tracked server's response body: the service's, tracked, or the 503.
-    #[project = ServeBodyProj]
-    pub(crate) enum ServeBody<B> {
-        Tracked { #[pin] body: TrackedBody<B> },
-        Refused { #[pin] body: Full<Bytes> },
-    }
-}
-
-impl<B> Body for ServeBody<B>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project() {
-            ServeBodyProj::Tracked { body } => body.poll_frame(cx).map_err(Into::into),
-            ServeBodyProj::Refused { body } => body.poll_frame(cx).map_err(|never| match never {}),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ServeBody::Tracked { body } => body.is_end_stream(),
-            ServeBody::Refused { body } => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ServeBody::Tracked { body } => body.size_hint(),
-            ServeBody::Refused { body } => body.size_hint(),
-        }
-    }
-}
-
-/// `503 Service Unavailable` with `Connection: close`: what a request gets once
-/// intake has closed.
-pub fn shutting_down_response() -> Response<Full<Bytes>> {
-    let mut rsp = Response::new(Full::new(Bytes::from_static(b"service is shutting down\n")));
-    *rsp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let headers = rsp.headers_mut();
-    headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    rsp
-}
-
-pin_project! {
-    /// A response body that keeps its request counted in flight until it has been
-    /// sent, and ends a server-sent event stream cleanly once intake has closed.
-    pub struct TrackedBody<B> {
-        #[pin]
-        inner: B,
-        guard: Option<InFlightGuard>,
-        // Set for `text/event-stream` responses: completes at intake close.
-        stop: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    }
-}
-
-impl<B: Body> TrackedBody<B> {
-    /// Wraps `rsp`'s body, holding `guard` until the body ends.
-    pub(crate) fn wrap(
-        rsp: Response<B>,
-        guard: InFlightGuard,
-        in_flight: &InFlight,
-    ) -> Response<Self> {
-        let sse = rsp
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        let stop = sse.then(|| Box::pin(in_flight.closed_owned()));
-        rsp.map(|inner| TrackedBody {
-            inner,
-            guard: Some(guard),
-            stop,
-        })
-    }
-}
-
-impl<B: Body> Body for TrackedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        if let Some(stop) = this.stop.as_mut() {
-            if stop.as_mut().poll(cx).is_ready() {
-                // An event stream is told to finish: end it between events.
-                *this.stop = None;
-                *this.guard = None;
-                return Poll::Ready(None);
-            }
-        }
-        let frame = ready!(this.inner.poll_frame(cx));
-        if frame.is_none() {
-            *this.guard = None;
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        // The guard goes at the latest when hyper drops the finished body.
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A socket that counts in flight while it lives and closes politely: on drop it
-/// sends FIN and keeps reading (for up to a second) what the client still sends, so
-/// the kernel never answers unread bytes with a reset.
-pub(crate) struct Lingering {
-    stream: Option<TcpStream>,
-    /// Released on drop, when every response byte has been handed to the kernel.
-    _guard: InFlightGuard,
-}
-
-impl Lingering {
-    pub(crate) fn new(stream: TcpStream, guard: InFlightGuard) -> Self {
-        Lingering {
-            stream: Some(stream),
-            _guard: guard,
-        }
-    }
-
-    fn get(&mut self) -> &mut TcpStream {
-        self.stream.as_mut().expect("stream present until drop")
-    }
-}
-
-impl Drop for Lingering {
-    fn drop(&mut self) {
-        let Some(mut stream) = self.stream.take() else {
-            return;
-        };
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        handle.spawn(async move {
-            let _ = stream.shutdown().await;
-            let mut sink = [0u8; 4096];
-            let drain = async {
-                while let Ok(n) = stream.read(&mut sink).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(LINGER, drain).await;
-        });
-    }
-}
-
-impl AsyncRead for Lingering {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(self.get()).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Lingering {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get()).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get()).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(self.get()).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(self.get()).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
     }
 }
