@@ -40,3 +40,28 @@ pub(crate) fn stop_handshakes(listener: &tokio::net::TcpListener) -> io::Result<
     let _ = listener;
     Ok(())
 }
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[tokio::test]
+    async fn queued_connections_stay_and_new_handshakes_are_not_completed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let queued = TcpStream::connect(addr).await.unwrap();
+        super::stop_handshakes(&listener).unwrap();
+        // The SYN is dropped: the connect neither succeeds nor is refused.
+        let late = tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await;
+        assert!(
+            late.is_err(),
+            "a handshake completed after stop_handshakes: {late:?}"
+        );
+        // What was queued before is still there to be answered.
+        let (accepted, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, queued.local_addr().unwrap());
+        drop(accepted);
+    }
+}

@@ -103,6 +103,8 @@ pub(crate) fn spawn_server<L, M, S, B>(
     let span = info_span!("server", service = %core.name, protocol = what, addr = %addr);
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let late_builder = Arc::new(late_builder());
+    // Held until the listener is closed: the sequence waits for it before exit.
+    let closing = core.closing.token();
     let server = async move {
         info!(phase = "start", "serving {what}");
         let in_flight = core.in_flight.clone();
@@ -145,7 +147,6 @@ pub(crate) fn spawn_server<L, M, S, B>(
             spawn_late(&core, &late_builder, io);
         }
         // Exit: no new handshakes, answer what is queued, then close.
-        let _closing = core.closing.token();
         if let Err(error) = listener.stop_handshakes() {
             debug!(%error, "cannot stop new handshakes: queued connections may be reset");
         }
@@ -155,6 +156,7 @@ pub(crate) fn spawn_server<L, M, S, B>(
             answered += 1;
         }
         drop(listener);
+        drop(closing);
         debug!(phase = "finish", answered, "listener closed");
     };
     tokio::spawn(server.instrument(span));
@@ -182,12 +184,24 @@ where
     let io = Lingering::new(io, None, core.closing.clone());
     core.closing.spawn(
         async move {
+            let answered = Arc::new(tokio::sync::Notify::new());
             let refuse = service_fn(|req: Request<Incoming>| {
                 let rsp = refusal(&req);
+                answered.notify_one();
                 async move { Ok::<_, std::convert::Infallible>(rsp) }
             });
             let conn = builder.serve_connection(TokioIo::new(io), refuse);
-            let _ = tokio::time::timeout(LATE_BOUND, conn).await;
+            let late = async {
+                let mut conn = pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => return,
+                    _ = answered.notified() => {}
+                }
+                // HTTP/2: one answer, then GOAWAY (HTTP/1.1 closes by itself).
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            };
+            let _ = tokio::time::timeout(LATE_BOUND, late).await;
         }
         .in_current_span(),
     );
