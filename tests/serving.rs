@@ -227,6 +227,42 @@ fn a_half_sent_request_head_cannot_hold_the_drain() {
 }
 
 #[test]
+fn a_request_sent_just_after_intake_on_a_fresh_connection_is_answered() {
+    // A connection opened in the drain delay whose first bytes arrive just after
+    // intake closed (its client was slow to write): answered, never dropped.
+    let (mut p, app) = start_tcp(&[("DRAIN_MS", "600"), ("GRACE_MS", "10000")]);
+    p.signal(SIGTERM);
+    let log_says = |p: &Proc, what: &str| {
+        let until = Instant::now() + Duration::from_secs(20);
+        while !p.stderr().contains(what) {
+            assert!(Instant::now() < until, "no `{what}` in:\n{}", p.stderr());
+            thread::sleep(Duration::from_millis(5));
+        }
+    };
+    log_says(&p, "readiness is false");
+    let mut fresh = TcpStream::connect(app).unwrap();
+    log_says(&p, "intake closed");
+    fresh
+        .write_all(b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut text = String::new();
+    let _ = fresh.read_to_string(&mut text);
+    assert!(
+        text.starts_with("HTTP/1.1 503") || text.starts_with("HTTP/1.1 200"),
+        "the request was dropped: {text:?}\n{}",
+        p.stderr()
+    );
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text:?}"
+    );
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}
+
+#[test]
 fn connections_arriving_through_the_drain_do_not_hold_it() {
     // One real request in flight for 2 s; a new connection every 300 ms meanwhile
     // (a load balancer's TCP checks, say). Exit 0 right after the real request.

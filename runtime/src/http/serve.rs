@@ -296,8 +296,22 @@ impl Connection {
         // finish, new ones are refused. A connection that has not sent a complete
         // request head gets a moment to, and is then dropped: a slow or silent
         // client never holds the drain.
+        let mut moment = pin!(tokio::time::sleep(LINGER));
+        if !state.spoke() {
+            // Nothing read yet, or its first bytes still being sniffed for the
+            // protocol: a graceful shutdown now would drop a request already on its
+            // way. Wait (a moment at most) for it to start, then lead it out.
+            tokio::select! {
+                biased;
+                result = conn.as_mut() => return log_end(result),
+                _ = state.first.notified() => {}
+                _ = moment.as_mut() => {
+                    debug!("connection silent since intake close: closed");
+                    return;
+                }
+            }
+        }
         conn.as_mut().graceful_shutdown();
-        let moment = tokio::time::sleep(LINGER);
         tokio::select! {
             biased;
             result = conn.as_mut() => return log_end(result),

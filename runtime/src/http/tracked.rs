@@ -88,6 +88,9 @@ pub(crate) struct ConnState {
     /// Woken when the connection turns out to be HTTP/2 after the clients were
     /// told to leave, so its task sends GOAWAY.
     pub(crate) found_h2: Notify,
+    /// Woken when the first request starts: until then hyper-util may still be
+    /// reading the first bytes to tell HTTP/1.1 from HTTP/2.
+    pub(crate) first: Notify,
     /// Set while the task waits for the connection to carry no request.
     watch_idle: AtomicBool,
     /// Woken when the last open request ends while `watch_idle` is set.
@@ -103,6 +106,7 @@ impl ConnState {
             h2: AtomicBool::new(false),
             grpc: AtomicBool::new(false),
             found_h2: Notify::new(),
+            first: Notify::new(),
             watch_idle: AtomicBool::new(false),
             idle: Notify::new(),
         }
@@ -116,6 +120,11 @@ impl ConnState {
     /// A request is being served (its head was read, its body not yet sent).
     pub(crate) fn busy(&self) -> bool {
         self.started.load(Ordering::SeqCst) != self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Whether a request has started on this connection.
+    pub(crate) fn spoke(&self) -> bool {
+        self.started.load(Ordering::SeqCst) != 0
     }
 
     pub(crate) fn is_h2(&self) -> bool {
@@ -182,7 +191,9 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let conn = &self.conn;
-        conn.started.fetch_add(1, Ordering::SeqCst);
+        if conn.started.fetch_add(1, Ordering::SeqCst) == 0 {
+            conn.first.notify_one();
+        }
         let ended = Ended(conn.clone());
         if req.version() == Version::HTTP_2 && !conn.h2.load(Ordering::Relaxed) {
             // Store, then look (the connection's task looks the other way round):
