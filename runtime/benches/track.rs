@@ -41,6 +41,9 @@ fn uncontended(c: &mut Criterion) {
     g.bench_function("InFlight::track", |b| {
         b.iter(|| poll_once(in_flight.track(work(black_box(1)))).unwrap())
     });
+    g.bench_function("InFlight::enter, guard dropped", |b| {
+        b.iter(|| drop(black_box(in_flight.enter().unwrap())))
+    });
     g.bench_function("winddown::track (no service)", |b| {
         b.iter(|| poll_once(winddown::track(work(black_box(1)))).unwrap())
     });

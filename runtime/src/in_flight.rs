@@ -1,15 +1,43 @@
 //! Counting calls in flight, and refusing new ones once intake has closed.
+//!
+//! The count is striped: a set of calls is a handful of counters, each on its own
+//! cache line, and a thread counts on the stripe it was given the first time it
+//! tracked a call. Entering is one uncontended atomic add; leaving, one
+//! compare-and-swap on the same line. No reference count is touched per call (a
+//! `TaskTracker` token clones an `Arc` and adds to one shared word, so two threads
+//! fight over that line on every call).
+//!
+//! The drain relies on three properties, each kept by the stripe's single word,
+//! which holds both the count and the `CLOSED` bit:
+//!
+//! - **No admitted call is missed at intake close.** A call counts first, then
+//!   looks: the add returns the word as it was, so either it came before `close`
+//!   set `CLOSED` on that stripe (and the drain, which reads each stripe after
+//!   closing it, sees the call), or it sees `CLOSED` and is refused.
+//! - **The drain's wait wakes on the last call.** Once `CLOSED` is set, a call
+//!   that leaves takes the slow path: it subtracts, then wakes the waiter, which
+//!   registered before it summed the stripes, so no exit falls between its look
+//!   and its sleep.
+//! - **Memory per call is unchanged**: a guard is one pointer (as the
+//!   `TaskTracker` token it replaces), nothing is allocated per call.
+//!
+//! Each stripe is a small reference-counted allocation of its own: the set holds
+//! one reference, each call on it one more, and whoever drops the last frees it,
+//! so a guard outliving every `InFlight` handle stays valid without a reference
+//! count of the set.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::future::Future;
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
+use tokio::sync::Notify;
 use tokio_util::sync::{
     CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
 };
-use tokio_util::task::TaskTracker;
-use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// Returned instead of starting a call once the service's intake has closed.
 ///
@@ -20,11 +48,154 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 #[error("service is shutting down")]
 pub struct ShuttingDown;
 
+/// Set in a stripe's word once intake has closed.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+/// The references in a stripe's word: the set's own, plus one per call on it.
+const REFS: usize = !CLOSED;
+/// Above this many references a count is about to overflow: abort, as `Arc` does.
+const MAX_REFS: usize = REFS >> 1;
+
+/// One counter on a cache line of its own (128 bytes: adjacent-line prefetch pairs
+/// lines on x86, and some ARM cores have 128-byte lines).
+#[repr(align(128))]
+struct Stripe {
+    /// `CLOSED` | references.
+    word: AtomicUsize,
+    /// Woken by every call that leaves after intake closed.
+    wake: Arc<Notify>,
+}
+
+/// One reference to a stripe; dropping it releases the reference.
+struct StripeRef(NonNull<Stripe>);
+
+// SAFETY: a `StripeRef` only reaches the stripe through `&Stripe`, whose fields are
+// an atomic and an `Arc<Notify>` (both `Send + Sync`); the allocation lives until
+// the last reference is released, on whichever thread that happens.
+unsafe impl Send for StripeRef {}
+// SAFETY: as above; `&StripeRef` gives out nothing but `&Stripe`.
+unsafe impl Sync for StripeRef {}
+
+impl StripeRef {
+    fn new(wake: Arc<Notify>) -> Self {
+        let stripe = Box::new(Stripe {
+            word: AtomicUsize::new(1),
+            wake,
+        });
+        StripeRef(NonNull::from(Box::leak(stripe)))
+    }
+
+    fn stripe(&self) -> &Stripe {
+        // SAFETY: `self` holds a reference, so the allocation has not been freed.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// One more reference: a call counted on this stripe. Counts first, then looks:
+    /// the returned flag says whether intake was open when the call was counted.
+    #[inline]
+    fn acquire(&self) -> (StripeRef, bool) {
+        let before = self.stripe().word.fetch_add(1, Ordering::AcqRel);
+        if before > MAX_REFS && before & REFS > MAX_REFS {
+            std::process::abort();
+        }
+        (StripeRef(self.0), before & CLOSED == 0)
+    }
+
+    fn count(&self) -> usize {
+        // The set's own reference is not a call.
+        (self.stripe().word.load(Ordering::Acquire) & REFS).saturating_sub(1)
+    }
+
+    fn close(&self) {
+        self.stripe().word.fetch_or(CLOSED, Ordering::AcqRel);
+    }
+}
+
+impl Drop for StripeRef {
+    #[inline]
+    fn drop(&mut self) {
+        let word = &self.stripe().word;
+        let mut now = word.load(Ordering::Relaxed);
+        // Open: a compare-and-swap, so the subtraction itself proves that intake
+        // was still open and no waiter needs waking.
+        while now & CLOSED == 0 {
+            match word.compare_exchange_weak(now, now - 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => {
+                    if now == 1 {
+                        self.free();
+                    }
+                    return;
+                }
+                Err(changed) => now = changed,
+            }
+        }
+        self.release_closed();
+    }
+}
+
+impl StripeRef {
+    /// Leaving after intake closed: subtract, then wake the drain. The `Notify` is
+    /// held by a clone of its own, since the stripe may be freed by the subtraction.
+    #[cold]
+    fn release_closed(&self) {
+        let wake = Arc::clone(&self.stripe().wake);
+        let before = self.stripe().word.fetch_sub(1, Ordering::AcqRel);
+        if before & REFS == 1 {
+            self.free();
+        }
+        wake.notify_waiters();
+    }
+
+    /// Frees the stripe; called by whoever released its last reference.
+    #[cold]
+    fn free(&self) {
+        // SAFETY: the last reference was just released (the AcqRel subtraction saw
+        // 1, ordered after every other release), the allocation came from
+        // `Box::leak`, and no `StripeRef` to it is used afterwards.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// How many stripes a set has: a power of two, four per core, 8 to 256.
+fn stripe_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores * 4).next_power_of_two().clamp(8, 256)
+    })
+}
+
+/// This thread's stripe number, handed out round-robin the first time it asks.
+#[inline]
+fn this_thread_stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    MINE.with(|mine| match mine.get() {
+        usize::MAX => {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+            mine.set(n);
+            n
+        }
+        n => n,
+    })
+}
+
+/// The shared part of an [`InFlight`].
+struct Set {
+    stripes: Box<[StripeRef]>,
+    wake: Arc<Notify>,
+    /// Cancelled when intake closes.
+    closed: CancellationToken,
+}
+
 /// The calls in flight of one service: each tracked call is counted until it
 /// returns, and the shutdown waits for the count to reach zero (bounded by what
 /// is left of `grace`).
 ///
-/// Cheap to clone: clones count into the same set.
+/// Cheap to clone: clones count into the same set. Counting a call costs one
+/// uncontended atomic add and one compare-and-swap, however many threads track
+/// calls at once (see the module's notes).
 ///
 /// ```
 /// # async fn demo(svc: winddown::Service) -> Result<(), winddown::ShuttingDown> {
@@ -33,18 +204,46 @@ pub struct ShuttingDown;
 /// assert_eq!(answer, 42);
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Default, Debug)]
+#[derive(Clone)]
 pub struct InFlight {
-    tracker: TaskTracker,
-    /// Cancelled when intake closes.
-    closed: CancellationToken,
+    set: Arc<Set>,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        let wake = Arc::new(Notify::new());
+        let stripes = (0..stripe_count())
+            .map(|_| StripeRef::new(wake.clone()))
+            .collect();
+        InFlight {
+            set: Arc::new(Set {
+                stripes,
+                wake,
+                closed: CancellationToken::new(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InFlight")
+            .field("len", &self.len())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
 }
 
 /// Keeps one call counted in flight until dropped. From [`InFlight::enter`].
-#[derive(Debug)]
 #[must_use = "the call is counted only while the guard lives"]
 pub struct InFlightGuard {
-    _token: TaskTrackerToken,
+    _stripe: StripeRef,
+}
+
+impl fmt::Debug for InFlightGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InFlightGuard").finish_non_exhaustive()
+    }
 }
 
 impl InFlight {
@@ -70,48 +269,71 @@ impl InFlight {
 
     /// Counts one call in flight until the guard is dropped, for calls whose end is
     /// not a single future (a response body that streams, say).
+    #[inline]
     pub fn enter(&self) -> Result<InFlightGuard, ShuttingDown> {
         // Count first, then look: a call that sees the intake open is always waited for.
-        let token = self.tracker.token();
-        if self.tracker.is_closed() {
-            return Err(ShuttingDown);
+        let (stripe, open) = self.stripe().acquire();
+        let guard = InFlightGuard { _stripe: stripe };
+        if open {
+            Ok(guard)
+        } else {
+            // Dropping the guard uncounts it, and wakes a drain that saw it.
+            Err(ShuttingDown)
         }
-        Ok(InFlightGuard { _token: token })
     }
 
     /// How many calls are in flight now.
     pub fn len(&self) -> usize {
-        self.tracker.len()
+        self.set.stripes.iter().map(StripeRef::count).sum()
     }
 
     /// Whether no call is in flight.
     pub fn is_empty(&self) -> bool {
-        self.tracker.is_empty()
+        self.len() == 0
     }
 
     /// Whether intake has closed (new calls get [`ShuttingDown`]).
     pub fn is_closed(&self) -> bool {
-        self.tracker.is_closed()
+        self.set.closed.is_cancelled()
     }
 
     /// Completes once intake has closed: streams and upgraded connections select on
     /// it to finish in time.
     pub fn closed(&self) -> WaitForCancellationFuture<'_> {
-        self.closed.cancelled()
+        self.set.closed.cancelled()
     }
 
     /// [`closed`](Self::closed), owning a handle, for futures that must be `'static`.
     pub fn closed_owned(&self) -> WaitForCancellationFutureOwned {
-        self.closed.clone().cancelled_owned()
+        self.set.closed.clone().cancelled_owned()
     }
 
+    #[inline]
+    fn stripe(&self) -> &StripeRef {
+        let stripes = &self.set.stripes;
+        &stripes[this_thread_stripe() & (stripes.len() - 1)]
+    }
+
+    /// Closes intake: from now on [`enter`](Self::enter) refuses.
     pub(crate) fn close(&self) {
-        self.tracker.close();
-        self.closed.cancel();
+        for stripe in self.set.stripes.iter() {
+            stripe.close();
+        }
+        self.set.closed.cancel();
     }
 
+    /// Completes once intake has closed and no call is in flight.
     pub(crate) async fn wait(&self) {
-        self.tracker.wait().await;
+        self.closed().await;
+        loop {
+            // Register first, then sum: a call leaving after the sum wakes us.
+            let mut woken = pin!(self.set.wake.notified());
+            woken.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 

@@ -71,6 +71,14 @@ pub enum DrillError {
     /// The service did not exit within the drill's time limit (it was killed).
     #[error("the service did not exit within {0:?} of the signal (killed); its stderr:\n{1}")]
     NoExit(Duration, String),
+    /// The signal could not be sent to the service (it was killed).
+    #[error("cannot send {signal} to the service: {source}")]
+    Signal {
+        /// The signal.
+        signal: Signal,
+        /// Why.
+        source: std::io::Error,
+    },
     /// No free port could be found.
     #[error("cannot pick a free port: {0}")]
     Port(std::io::Error),
@@ -298,7 +306,11 @@ impl Drill {
         }
 
         let signalled = Instant::now();
-        send_signal(&child, self.signal);
+        if let Err(error) = send_signal(&mut child, self.signal) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(error);
+        }
         let exited = Arc::new(AtomicBool::new(false));
 
         // /ready and /health, watched until the process exits.
@@ -494,34 +506,45 @@ fn exit_code(status: ExitStatus) -> i32 {
     status.code().unwrap_or(1)
 }
 
+/// Sends `signal` to the child. A child that already exited (its status is kept by
+/// `Child`) is not an error: the report shows how it ended.
 #[cfg(unix)]
-fn send_signal(child: &Child, signal: Signal) {
-    // SAFETY: kill(2) with the pid of a child we own and a valid signal number.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, signal.number());
+fn send_signal(child: &mut Child, signal: Signal) -> Result<(), DrillError> {
+    use nix::sys::signal::{Signal as NixSignal, kill};
+    use nix::unistd::Pid;
+    let failed = |source: std::io::Error| DrillError::Signal { signal, source };
+    if child.try_wait().map_err(failed)?.is_some() {
+        return Ok(());
     }
+    let number = NixSignal::try_from(signal.number()).map_err(|e| failed(e.into()))?;
+    let pid =
+        i32::try_from(child.id()).map_err(|_| failed(std::io::Error::other("pid out of range")))?;
+    kill(Pid::from_raw(pid), number).map_err(|e| failed(e.into()))
 }
 
 #[cfg(not(unix))]
-fn send_signal(child: &Child, _signal: Signal) {
+fn send_signal(child: &mut Child, signal: Signal) -> Result<(), DrillError> {
     // No signals to send here: stop it the only way there is.
-    let _ = std::process::Command::new("taskkill")
+    let status = std::process::Command::new("taskkill")
         .args(["/PID", &child.id().to_string()])
-        .status();
+        .status()
+        .map_err(|source| DrillError::Signal { signal, source })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(DrillError::Signal {
+            signal,
+            source: std::io::Error::other(format!("taskkill: {status}")),
+        })
+    }
 }
 
+/// Lifts the soft limit on open files to the hard one: a drill holds a socket per
+/// request. Best effort: with the limit unchanged the drill still runs, smaller.
 #[cfg(unix)]
 fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::debug!(%error, "cannot raise the open-files limit");
     }
 }
 
