@@ -74,6 +74,7 @@ impl InFlight {
         // Count first, then look: a call that sees the intake open is always waited for.
         let token = self.tracker.token();
         if self.tracker.is_closed() {
+            crate::metrics::refused();
             return Err(ShuttingDown);
         }
         Ok(InFlightGuard { _token: token })
