@@ -277,6 +277,7 @@ impl InFlight {
         if open {
             Ok(guard)
         } else {
+            crate::metrics::refused();
             // Dropping the guard uncounts it, and wakes a drain that saw it.
             Err(ShuttingDown)
         }

@@ -79,6 +79,10 @@ mod service;
 mod trigger;
 pub mod workers;
 
+// Operating it: the steps as spans (and a hook on them), and metrics.
+pub mod events;
+pub mod metrics;
+
 // What faces the operating system: signals, systemd, the watchdog thread, logging.
 mod os;
 

@@ -173,6 +173,12 @@ pub(crate) fn serve<L: Listener>(mut listener: L, readiness: Arc<Readiness>, ser
 
 async fn answer(req: Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    #[cfg(feature = "metrics")]
+    if path == "/metrics"
+        && let Some(text) = crate::metrics::scrape()
+    {
+        return text_owned(StatusCode::OK, text);
+    }
     if path != "/health" && path != "/ready" {
         return text(StatusCode::NOT_FOUND, "not found: use /health or /ready");
     }
@@ -199,6 +205,17 @@ async fn answer(req: Request<Incoming>, readiness: &Readiness) -> Response<Full<
             rsp
         }
     }
+}
+
+#[cfg(feature = "metrics")]
+fn text_owned(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut rsp = Response::new(Full::new(Bytes::from(body)));
+    *rsp.status_mut() = status;
+    rsp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    rsp
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

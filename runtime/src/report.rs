@@ -75,7 +75,7 @@ impl Outcome {
         )
     }
 
-    fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Failed(_) => "failed",

@@ -362,6 +362,7 @@ async fn wind_down<S: Send + Sync + 'static>(
     // 1. Readiness turns false: /ready answers 503, systemd hears STOPPING=1.
     let t = Instant::now();
     core.readiness.set_stopping();
+    crate::metrics::readiness(crate::metrics::ReadinessState::ShuttingDown);
     notify::stopping(config.grace);
     info!(%service,
         phase = "readiness",
@@ -498,6 +499,7 @@ async fn wind_down<S: Send + Sync + 'static>(
         total: started.elapsed(),
     };
     report.log();
+    crate::metrics::shutdown_completed(report.is_clean());
     report
 }
 

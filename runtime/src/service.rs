@@ -62,6 +62,7 @@ impl Core {
             return false;
         }
         self.readiness.set_ready();
+        crate::metrics::readiness(crate::metrics::ReadinessState::Ready);
         self.became_ready.cancel();
         crate::os::systemd::ready();
         tracing::info!(service = %self.name, phase = "setup", why, "ready: /ready answers 200");

@@ -87,6 +87,7 @@ impl Shutdown {
             return false;
         }
         self.inner.watchdog.start(now);
+        crate::metrics::shutdown_started(&cause);
         info!(service = %self.inner.service, phase = "trigger", cause = %cause, "shutdown started");
         self.inner.token.cancel();
         true
