@@ -354,3 +354,65 @@ fn a_unix_socket_serves_connect_info_and_drains() {
     assert_eq!(p.exit_code(), 0, "{}", p.stderr());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One metric's value in Prometheus text (the first line whose name and labels
+/// start with `series`).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn metrics_follow_the_shutdown_on_the_probes_port() {
+    let (mut p, app, probes) =
+        start_tcp_probes(&[("METRICS", "on"), ("DRAIN_MS", "800"), ("HOOK_MS", "2500")]);
+    let scrape = || {
+        let r = get(probes, "/metrics");
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    };
+    let before = scrape();
+    assert_eq!(metric(&before, "winddown_ready"), Some(1.0), "{before}");
+    assert_eq!(
+        metric(&before, "winddown_readiness_state"),
+        Some(1.0),
+        "{before}"
+    );
+    let call = thread::spawn(move || {
+        raw(
+            app,
+            b"GET /work?ms=500 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+    });
+    thread::sleep(Duration::from_millis(150));
+    p.signal(SIGTERM);
+    assert!(call.join().unwrap().unwrap().starts_with("HTTP/1.1 200"));
+    p.wait_for("hook started");
+    let during = scrape();
+    assert_eq!(metric(&during, "winddown_ready"), Some(0.0), "{during}");
+    assert_eq!(
+        metric(&during, "winddown_readiness_state"),
+        Some(2.0),
+        "{during}"
+    );
+    assert_eq!(
+        metric(&during, "winddown_shutdowns_started_total{"),
+        Some(1.0),
+        "{during}"
+    );
+    assert!(during.contains("cause=\"SIGTERM\""), "{during}");
+    assert_eq!(
+        metric(&during, "winddown_in_flight_calls"),
+        Some(0.0),
+        "{during}"
+    );
+    for step in ["readiness", "drain delay", "intake", "in-flight calls"] {
+        assert!(
+            during.contains(&format!("step=\"{step}\"")),
+            "no duration for step `{step}`: {during}"
+        );
+    }
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}

@@ -127,7 +127,6 @@ pub(crate) fn shutdown_completed(clean: bool) {
 }
 
 /// One step ended.
-#[allow(dead_code)] // called by `events::StepSpan::finish`
 pub(crate) fn step(phase: Phase, name: &str, outcome: &Outcome, elapsed: std::time::Duration) {
     #[cfg(feature = "metrics")]
     {

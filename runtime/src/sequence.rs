@@ -352,11 +352,15 @@ async fn wind_down<S: Send + Sync + 'static>(
     );
     let deadline = started + config.grace;
     let mut steps: Vec<Step> = setup_step.into_iter().collect();
-    let step = |phase, name: &str, outcome, since: Instant| Step {
-        phase,
-        name: name.to_owned(),
-        outcome,
-        elapsed: since.elapsed(),
+    let step = |phase, name: &str, outcome, since: Instant| {
+        let elapsed = since.elapsed();
+        crate::metrics::step(phase, name, &outcome, elapsed);
+        Step {
+            phase,
+            name: name.to_owned(),
+            outcome,
+            elapsed,
+        }
     };
 
     // 1. Readiness turns false: /ready answers 503, systemd hears STOPPING=1.
@@ -516,11 +520,13 @@ async fn run_hook<S: Send + Sync + 'static>(
     info!(%service, phase = "hook", hook = %hook.name, order = hook.order, at, timeout_ms = hook.timeout.as_millis() as u64, "hook started");
     let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
     log_step(service, Phase::Hook, &hook.name, &outcome);
+    let elapsed = t.elapsed();
+    crate::metrics::step(Phase::Hook, &hook.name, &outcome, elapsed);
     Step {
         phase: Phase::Hook,
         name: hook.name.clone(),
         outcome,
-        elapsed: t.elapsed(),
+        elapsed,
     }
 }
 
