@@ -79,6 +79,31 @@ fn after_intake_closed_requests_get_503_with_connection_close() {
     }
 }
 
+#[test]
+fn from_the_signal_keep_alive_responses_carry_connection_close_through_every_server() {
+    // The layer with `axum::serve` too: it sees responses, so it can say it.
+    for server in WITH_LAYER {
+        let (mut p, app) = start(server, &[("DRAIN_MS", "1500")]);
+        p.signal(SIGTERM);
+        thread::sleep(Duration::from_millis(300));
+        let mut conn = TcpStream::connect(app).unwrap();
+        conn.set_read_timeout(Some(PATIENCE)).unwrap();
+        conn.write_all(b"GET /work HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let text = read_one(&mut conn);
+        assert!(text.starts_with("HTTP/1.1 200"), "[{server}] {text:?}");
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "[{server}] {text:?}"
+        );
+        // And the server closes after it: the client reconnects elsewhere.
+        let mut rest = Vec::new();
+        assert!(conn.read_to_end(&mut rest).is_ok(), "[{server}]");
+        assert!(rest.is_empty(), "[{server}] {rest:?}");
+        assert_eq!(p.exit_code(), 0, "[{server}] {}", p.stderr());
+    }
+}
+
 /// Reads one `Content-Length` response from a keep-alive connection.
 fn read_one(conn: &mut TcpStream) -> String {
     let mut got = Vec::new();

@@ -187,6 +187,9 @@ struct Set {
     wake: Arc<Notify>,
     /// Cancelled when intake closes.
     closed: CancellationToken,
+    /// Set when the clients are told to leave (from the trigger, unless turned
+    /// off): HTTP/1.1 responses then carry `Connection: close`.
+    leaving: std::sync::atomic::AtomicBool,
 }
 
 /// The calls in flight of one service: each tracked call is counted until it
@@ -220,6 +223,7 @@ impl Default for InFlight {
                 stripes,
                 wake,
                 closed: CancellationToken::new(),
+                leaving: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -313,6 +317,16 @@ impl InFlight {
     fn stripe(&self) -> &StripeRef {
         let stripes = &self.set.stripes;
         &stripes[this_thread_stripe() & (stripes.len() - 1)]
+    }
+
+    /// From now on the clients are told to leave.
+    pub(crate) fn tell_leave(&self) {
+        self.set.leaving.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the clients are being told to leave (read once per response).
+    pub(crate) fn is_leaving(&self) -> bool {
+        self.set.leaving.load(Ordering::Relaxed)
     }
 
     /// Closes intake: from now on [`enter`](Self::enter) refuses.

@@ -376,6 +376,7 @@ async fn wind_down<S: Send + Sync + 'static>(
         core.leaving
             .store(true, std::sync::atomic::Ordering::SeqCst);
         core.leave.cancel();
+        core.in_flight.tell_leave();
     }
     steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
 

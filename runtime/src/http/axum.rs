@@ -62,7 +62,12 @@ impl IntoResponse for ShuttingDown {
 /// A tower layer for routers served some other way (e.g. `axum::serve`): counts each
 /// request in flight until its body has been sent, answers 503 with
 /// `Connection: close` once intake has closed, and ends server-sent event streams
-/// at intake close. With [`Service::serve`] it is built in.
+/// at intake close. From the first signal (unless
+/// [`tell_clients_to_leave`](crate::Builder::tell_clients_to_leave) is off) its
+/// HTTP/1.1 responses carry `Connection: close`, so the server closes each
+/// connection after its response and pooled clients reconnect elsewhere during
+/// the drain delay. With [`Service::serve`] it is built in, with more (HTTP/2
+/// GOAWAY, connections counted, no reset at exit).
 ///
 /// The layer sees requests, not connections: it releases a call when its response
 /// body has ended, a moment before the server writes the last bytes. If the process
@@ -137,7 +142,16 @@ where
             Admission::Untracked => Box::pin(inner.call(req)),
             Admission::Refused(refused) => Box::pin(async move { Ok(refused.into_response()) }),
             Admission::Counted(guard, in_flight) => Box::pin(async move {
-                let rsp = inner.call(req).await?;
+                let http1 = req.version() < axum::http::Version::HTTP_2;
+                let mut rsp = inner.call(req).await?;
+                if http1 && in_flight.is_leaving() {
+                    // The server closes after this response; the client reconnects
+                    // (through its load balancer) while the drain delay runs.
+                    rsp.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        axum::http::HeaderValue::from_static("close"),
+                    );
+                }
                 Ok(TrackedBody::wrap(rsp, guard, &in_flight).map(Body::new))
             }),
         }
