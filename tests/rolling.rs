@@ -237,9 +237,9 @@ fn rolling(build: &str, mode: &str, rounds: usize) -> (Load, Vec<(i32, String)>)
     thread::sleep(Duration::from_millis(500));
     let mut exits = Vec::new();
     for _ in 0..rounds {
-        for i in 0..REPLICAS {
-            exits.push(replicas[i].stop());
-            replicas[i].start(build);
+        for replica in &mut replicas {
+            exits.push(replica.stop());
+            replica.start(build);
             haproxy.wait_up(REPLICAS);
             // Let it take its share of connections before the next one goes.
             thread::sleep(Duration::from_millis(300));
