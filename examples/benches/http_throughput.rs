@@ -1,67 +1,131 @@
-//! HTTP throughput through winddown's tracked `svc.serve` (in-flight counting, 503
-//! after intake, lingering close) against plain `axum::serve`, the same router and the
-//! same client, in interleaved rounds. `cargo bench -p winddown-examples --bench http_throughput`
+//! HTTP throughput through winddown's tracked `svc.serve` (connections and requests
+//! counted, clients told to leave, 503 after intake, lingering close) against plain
+//! `axum::serve` (axum with `http2`), the same router, measured by real load
+//! generators: `wrk` for HTTP/1.1 keep-alive, `h2load` for HTTP/2 (h2c, prior
+//! knowledge). Rounds interleaved, the order alternating; each round's ratio is
+//! winddown/plain, reported as the median with its spread.
+//! `cargo bench -p winddown-examples --bench http_throughput`
 
 #[path = "common.rs"]
 mod common;
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::process::Command;
 
 use common::*;
 
 const ROUNDS: usize = 7;
-const CONNECTIONS: usize = 4;
-const ROUND: Duration = Duration::from_secs(2);
+const SECONDS: u32 = 3;
 
-fn rate(exe: &str) -> f64 {
+/// Requests per second `tool` reports against a fresh start of `exe`.
+fn rate(exe: &str, tool: Tool) -> f64 {
     let (mut child, app, _) = start(exe);
-    let workers: Vec<_> = (0..CONNECTIONS)
-        .map(|_| std::thread::spawn(move || hammer(app, "/hello", ROUND)))
-        .collect();
-    let total: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let rate = tool.run(app);
     let _ = child.kill();
     let _ = child.wait();
-    total as f64 / ROUND.as_secs_f64()
+    rate
+}
+
+#[derive(Clone, Copy)]
+enum Tool {
+    /// HTTP/1.1 keep-alive: `wrk -t2 -c32`.
+    Wrk,
+    /// HTTP/2: `h2load -c4 -m32` (4 connections, 32 streams each).
+    H2load,
+}
+
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Wrk => "HTTP/1.1, wrk -t2 -c32",
+            Tool::H2load => "HTTP/2 (h2c), h2load -c4 -m32",
+        }
+    }
+
+    fn run(self, app: SocketAddr) -> f64 {
+        let url = format!("http://{app}/hello");
+        let (exe, args): (&str, Vec<String>) = match self {
+            Tool::Wrk => (
+                "wrk",
+                vec!["-t2".into(), "-c32".into(), format!("-d{SECONDS}s"), url],
+            ),
+            Tool::H2load => (
+                "h2load",
+                vec![
+                    "-c4".into(),
+                    "-m32".into(),
+                    "-t1".into(),
+                    format!("-D{SECONDS}"),
+                    url,
+                ],
+            ),
+        };
+        let out = Command::new(exe)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|e| panic!("`{exe}` is needed (bash .ci/deps installs it): {e}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rate = match self {
+            // "Requests/sec:  12345.67"
+            Tool::Wrk => text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+                .and_then(|v| v.trim().parse().ok()),
+            // "finished in 3.00s, 12345.67 req/s, 1.2MB/s"
+            Tool::H2load => text
+                .lines()
+                .find(|l| l.starts_with("finished in"))
+                .and_then(|l| l.split(", ").nth(1)?.strip_suffix(" req/s")?.parse().ok()),
+        };
+        let errors = match self {
+            Tool::Wrk => text.contains("Socket errors") || text.contains("Non-2xx"),
+            Tool::H2load => !text.contains(" 0 failed, 0 errored"),
+        };
+        assert!(!errors, "{exe} saw errors:\n{text}");
+        rate.unwrap_or_else(|| panic!("no rate in {exe}'s output:\n{text}"))
+    }
 }
 
 fn main() {
-    let (mut plain, mut tracked) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        // Alternate which goes first, so neither always gets the warmer machine.
-        let order = if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_tracked in order {
-            if is_tracked {
-                tracked.push(rate(env!("CARGO_BIN_EXE_bench-winddown")));
+    for tool in [Tool::Wrk, Tool::H2load] {
+        let (mut plain, mut tracked, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            // Alternate which goes first, so neither always gets the warmer machine.
+            let (t, p) = if round % 2 == 0 {
+                let t = rate(env!("CARGO_BIN_EXE_bench-winddown"), tool);
+                (t, rate(env!("CARGO_BIN_EXE_bench-handwritten"), tool))
             } else {
-                plain.push(rate(env!("CARGO_BIN_EXE_bench-handwritten")));
-            }
+                let p = rate(env!("CARGO_BIN_EXE_bench-handwritten"), tool);
+                (rate(env!("CARGO_BIN_EXE_bench-winddown"), tool), p)
+            };
+            tracked.push(t);
+            plain.push(p);
+            ratios.push(t / p);
         }
+        let spread = |v: &[f64], digits: usize| {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            format!("{lo:.digits$}..{hi:.digits$}")
+        };
+        println!(
+            "{}, {ROUNDS} interleaved rounds of {SECONDS}s:",
+            tool.name()
+        );
+        println!(
+            "  axum::serve (plain)  median {:>9.0} req/s  spread {}",
+            median(&mut plain.clone()),
+            spread(&plain, 0)
+        );
+        println!(
+            "  winddown svc.serve   median {:>9.0} req/s  spread {}",
+            median(&mut tracked.clone()),
+            spread(&tracked, 0)
+        );
+        println!(
+            "  ratio winddown/plain median {:.3}  spread {}",
+            median(&mut ratios.clone()),
+            spread(&ratios, 3)
+        );
     }
-    let spread = |v: &[f64]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((f64::MAX, 0f64), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
-        format!("{lo:.0}..{hi:.0}")
-    };
-    println!(
-        "http throughput, {CONNECTIONS} keep-alive connections, {ROUNDS} rounds of {ROUND:?}:"
-    );
-    println!(
-        "  axum::serve (plain)      median {:>8.0} req/s  spread {}",
-        median(&mut plain.clone()),
-        spread(&plain)
-    );
-    println!(
-        "  winddown svc.serve       median {:>8.0} req/s  spread {}",
-        median(&mut tracked.clone()),
-        spread(&tracked)
-    );
-    println!(
-        "  ratio winddown/plain: {:.3}",
-        median(&mut tracked) / median(&mut plain)
-    );
 }
