@@ -187,7 +187,9 @@ async fn drive<Fut: Future<Output = ()>>(
     let goodbye = async {
         let sent = std::future::poll_fn(|cx| lock(&shared).poll_goodbye(cx)).await;
         match sent {
-            Ok(true) => debug!(service = %service, phase = "drain", "WebSocket told to go away (1001)"),
+            Ok(true) => {
+                debug!(service = %service, phase = "drain", "WebSocket told to go away (1001)")
+            }
             Ok(false) => {}
             Err(error) => debug!(service = %service, %error, "WebSocket close frame not sent"),
         }
@@ -381,7 +383,9 @@ impl GoingAway {
 
     /// Whether the shutdown has started.
     pub fn is_set(&self) -> bool {
-        self.token.as_ref().is_some_and(CancellationToken::is_cancelled)
+        self.token
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 
     /// A token cancelled when the shutdown starts, for libraries that take one.
