@@ -178,17 +178,3 @@ impl Quit {
         self.token.child_token()
     }
 }
-
-/// The shutdown of the service running in this process (what the WebSocket helper
-/// listens to); set beside the current calls in flight.
-static CURRENT: std::sync::RwLock<Option<Shutdown>> = std::sync::RwLock::new(None);
-
-pub(crate) fn set_current(shutdown: Option<Shutdown>) {
-    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = shutdown;
-}
-
-/// The shutdown of the service running in this process, if one runs.
-#[cfg_attr(not(feature = "ws"), allow(dead_code))]
-pub(crate) fn current() -> Option<Shutdown> {
-    CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
-}

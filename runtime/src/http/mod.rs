@@ -21,6 +21,4 @@ pub use tracked::{BoxError, TrackedBody, shutting_down_response};
 #[cfg(feature = "rustls")]
 pub mod tls;
 #[cfg(feature = "ws")]
-mod ws;
-#[cfg(feature = "ws")]
-pub use ws::{DEFAULT_CLOSE_TIMEOUT, GOING_AWAY, GoingAway, WebSocket, WebSocketUpgrade};
+pub mod ws;

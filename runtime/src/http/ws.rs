@@ -1,6 +1,46 @@
-//! WebSockets told to go away (feature `ws`): [`WebSocketUpgrade`], axum's
-//! extractor with a shutdown signal for the socket's handler and a close frame
-//! 1001 "going away" at intake close.
+//! WebSockets told to go away (feature `ws`): a drop-in for axum's
+//! `WebSocketUpgrade` and `WebSocket` whose socket gets a close frame 1001
+//! "going away" at intake close and stops counting in flight once closed.
+//!
+//! Change the `use` line, keep the handler:
+//!
+//! ```
+//! use axum::{Router, response::Response, routing::get};
+//! // was: use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+//! use winddown::http::ws::{Message, WebSocket, WebSocketUpgrade};
+//!
+//! async fn ws(upgrade: WebSocketUpgrade) -> Response {
+//!     upgrade.on_upgrade(echo)
+//! }
+//!
+//! async fn echo(mut socket: WebSocket) {
+//!     // Fires when the clients are told to leave (from the first signal): a
+//!     // chance to say goodbye in your own words before the 1001 at intake close.
+//!     let going_away = socket.going_away();
+//!     loop {
+//!         tokio::select! {
+//!             msg = socket.recv() => match msg {
+//!                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+//!                 Some(Ok(msg)) => if socket.send(msg).await.is_err() { return },
+//!             },
+//!             _ = going_away.wait(), if !going_away.is_set() => {
+//!                 let _ = socket.send(Message::text("server restarting")).await;
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let app: Router = Router::new().route("/ws", get(ws));
+//! ```
+//!
+//! What happens to a socket at each step of the shutdown:
+//!
+//! | step | the socket |
+//! |------|------------|
+//! | trigger (clients told to leave) | [`GoingAway`] fires; the handler may close on its own |
+//! | intake close | unless a close frame was sent or received, winddown sends 1001 "going away"; new upgrades get 503 |
+//! | drain | the handler runs on (its reads see the client's answer) for at most [`close_timeout`](WebSocketUpgrade::close_timeout), then is dropped |
+//! | handler returned | the close handshake is completed (within that time), the connection closes and no longer counts in flight |
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,9 +50,7 @@ use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{
-    self as axum_ws, CloseFrame, DefaultOnFailedUpgrade, Message, OnFailedUpgrade,
-};
+use axum::extract::ws::{self as axum_ws, DefaultOnFailedUpgrade, OnFailedUpgrade};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -20,56 +58,29 @@ use futures_util::{Sink, Stream, StreamExt, stream::FusedStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::in_flight::{self, InFlight, InFlightGuard};
-use crate::trigger::{self, Shutdown};
+pub use axum::extract::ws::{CloseFrame, Message};
 
-/// The close code sent at intake close: 1001, "going away" (RFC 6455, 7.4.1).
+use crate::in_flight::{InFlight, InFlightGuard};
+use crate::service::{self, Core};
+
+/// The close code winddown sends at intake close: 1001, "going away" (RFC 6455,
+/// section 7.4.1).
 pub const GOING_AWAY: u16 = 1001;
 
-/// How long a socket's handler has, after the close frame went out at intake
-/// close, to return, unless told otherwise.
+/// How long a socket's handler has, from the close frame sent at intake close, to
+/// return (1 s unless [`WebSocketUpgrade::close_timeout`] says otherwise).
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// axum's [`WebSocketUpgrade`](axum::extract::ws::WebSocketUpgrade) extractor,
-/// made to leave in time at shutdown.
+/// axum's `WebSocketUpgrade` extractor, whose socket leaves in time at shutdown.
 ///
-/// [`on_upgrade`](Self::on_upgrade) hands the socket's handler a [`WebSocket`] and
-/// a [`GoingAway`] signal, which fires when the service starts shutting down (the
-/// drain's start, before the drain delay): finish what you are doing, send a last
-/// message, close with a code of your choice. If the handler has not closed the
-/// socket by intake close, winddown sends the close frame itself (1001, "going
-/// away"), keeps serving the handler while the client answers, and gives it
-/// [`close_timeout`](Self::close_timeout) (1 s by default) to return; a handler
-/// still running then is dropped and the connection closed. Until then the socket
-/// counts in flight, so the drain waits for it — and no longer than that.
+/// The socket counts in flight from the upgrade until it has closed. At intake close
+/// it gets a close frame 1001 "going away" (unless one was already sent or received)
+/// and its handler [`close_timeout`](Self::close_timeout) to return, so an open
+/// socket never holds the drain for its whole budget. After intake close an upgrade
+/// is answered 503. With no service running in the process it is axum's, as is.
 ///
-/// Once intake has closed, an upgrade is refused with `503`. With no service
-/// running in the process it behaves as axum's: no signal, no close frame.
-///
-/// ```
-/// use axum::{Router, response::Response, routing::get};
-/// use winddown::http::{GoingAway, WebSocket, WebSocketUpgrade};
-///
-/// async fn ws(upgrade: WebSocketUpgrade) -> Response {
-///     upgrade.on_upgrade(echo)
-/// }
-///
-/// async fn echo(mut socket: WebSocket, going_away: GoingAway) {
-///     loop {
-///         tokio::select! {
-///             msg = socket.recv() => match msg {
-///                 Some(Ok(msg)) => if socket.send(msg).await.is_err() { return },
-///                 _ => return, // closed: by the client, or by winddown at intake close
-///             },
-///             _ = going_away.wait(), if !going_away.is_set() => {
-///                 let _ = socket.send("server restarting, reconnect soon".into()).await;
-///             }
-///         }
-///     }
-/// }
-///
-/// let app: Router = Router::new().route("/ws", get(ws));
-/// ```
+/// To configure axum's extractor (buffer sizes, subprotocols, a failed-upgrade
+/// callback), extract axum's and convert it with `WebSocketUpgrade::from`.
 #[derive(Debug)]
 #[must_use = "call `on_upgrade` and return its response"]
 pub struct WebSocketUpgrade<F = DefaultOnFailedUpgrade> {
@@ -86,7 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpg
     }
 }
 
-/// Wraps axum's extractor, configured as you like (buffer sizes, protocols).
+/// Wraps axum's extractor, configured as you like.
 impl<F> From<axum_ws::WebSocketUpgrade<F>> for WebSocketUpgrade<F> {
     fn from(inner: axum_ws::WebSocketUpgrade<F>) -> Self {
         WebSocketUpgrade {
@@ -97,72 +108,40 @@ impl<F> From<axum_ws::WebSocketUpgrade<F>> for WebSocketUpgrade<F> {
 }
 
 impl<F> WebSocketUpgrade<F> {
-    /// How long the handler has, after winddown sent the close frame at intake
-    /// close, to return before it is dropped (1 s by default).
+    /// How long the handler has, from the close frame sent at intake close, to
+    /// return before it is dropped and the connection closed (1 s by default).
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
     }
-
-    /// The subprotocols the server speaks, by preference (as axum's `protocols`).
-    pub fn protocols<I>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<std::borrow::Cow<'static, str>>,
-    {
-        self.inner = self.inner.protocols(protocols);
-        self
-    }
-
-    /// The largest message accepted (as axum's `max_message_size`).
-    pub fn max_message_size(mut self, max: usize) -> Self {
-        self.inner = self.inner.max_message_size(max);
-        self
-    }
-
-    /// What to do when the upgrade fails (as axum's `on_failed_upgrade`).
-    pub fn on_failed_upgrade<C: OnFailedUpgrade>(self, callback: C) -> WebSocketUpgrade<C> {
-        WebSocketUpgrade {
-            inner: self.inner.on_failed_upgrade(callback),
-            close_timeout: self.close_timeout,
-        }
-    }
-
-    /// axum's extractor inside.
-    pub fn into_inner(self) -> axum_ws::WebSocketUpgrade<F> {
-        self.inner
-    }
 }
 
 impl<F: OnFailedUpgrade> WebSocketUpgrade<F> {
-    /// Upgrades the connection and runs `callback` with the socket and the
-    /// [`GoingAway`] signal; returns the response that completes the upgrade.
+    /// Completes the upgrade and runs `callback` with the socket, as axum's
+    /// `on_upgrade`; returns the response to send (`503` once intake has closed).
     #[must_use = "to set up the WebSocket connection, this response must be returned"]
     pub fn on_upgrade<C, Fut>(self, callback: C) -> Response
     where
-        C: FnOnce(WebSocket, GoingAway) -> Fut + Send + 'static,
+        C: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let Some(in_flight) = in_flight::in_flight() else {
+        let Some(core) = service::current() else {
             return self.inner.on_upgrade(move |socket| async move {
-                let (socket, _) = WebSocket::new(socket);
-                callback(socket, GoingAway { token: None }).await;
+                let (socket, _) = WebSocket::new(socket, GoingAway { signals: None });
+                callback(socket).await;
             });
         };
-        let guard = match in_flight.enter() {
+        let guard = match core.in_flight.enter() {
             Ok(guard) => guard,
             Err(refused) => return refused.into_response(),
         };
-        let shutdown = trigger::current();
         let going_away = GoingAway {
-            token: shutdown.as_ref().map(Shutdown::token),
+            signals: Some((core.leave.clone(), core.in_flight.clone())),
         };
         let close_timeout = self.close_timeout;
         self.inner.on_upgrade(move |socket| {
-            let (socket, shared) = WebSocket::new(socket);
-            let handler = callback(socket, going_away);
-            let service = shutdown.map(|s| s.service().to_owned()).unwrap_or_default();
-            drive(handler, shared, in_flight, guard, close_timeout, service)
+            let (socket, shared) = WebSocket::new(socket, going_away);
+            drive(callback(socket), shared, core, guard, close_timeout)
         })
     }
 }
@@ -171,30 +150,20 @@ impl<F: OnFailedUpgrade> WebSocketUpgrade<F> {
 async fn drive<Fut: Future<Output = ()>>(
     handler: Fut,
     shared: Arc<Mutex<Socket>>,
-    in_flight: InFlight,
+    core: Arc<Core>,
     guard: InFlightGuard,
     close_timeout: Duration,
-    service: String,
 ) {
     let _counted = guard;
+    let service = core.name.as_str();
+    // Boxed, so it can be dropped (with the socket it holds) before the end.
     let mut handler = Box::pin(handler);
     tokio::select! {
         _ = &mut handler => return,
-        _ = in_flight.closed() => {}
+        _ = core.in_flight.closed() => {}
     }
-    let deadline = tokio::time::sleep(close_timeout);
-    tokio::pin!(deadline);
-    let goodbye = async {
-        let sent = std::future::poll_fn(|cx| lock(&shared).poll_goodbye(cx)).await;
-        match sent {
-            Ok(true) => {
-                debug!(service = %service, phase = "drain", "WebSocket told to go away (1001)")
-            }
-            Ok(false) => {}
-            Err(error) => debug!(service = %service, %error, "WebSocket close frame not sent"),
-        }
-    };
-    tokio::pin!(goodbye);
+    let deadline = tokio::time::Instant::now() + close_timeout;
+    let mut goodbye = std::pin::pin!(goodbye(&shared, service));
     let mut said = false;
     // The handler keeps running (its reads see the client's answer) while the
     // close frame goes out, until it returns or its time is up.
@@ -202,20 +171,35 @@ async fn drive<Fut: Future<Output = ()>>(
         tokio::select! {
             _ = &mut handler => break true,
             _ = &mut goodbye, if !said => said = true,
-            _ = &mut deadline => break false,
+            _ = tokio::time::sleep_until(deadline) => break false,
         }
     };
     if !returned {
-        warn!(service = %service, phase = "drain", close_timeout_ms = close_timeout.as_millis() as u64,
+        warn!(%service, phase = "drain", close_timeout_ms = close_timeout.as_millis() as u64,
             "WebSocket handler still running after the close frame: dropped, connection closed");
         return;
     }
-    // The handler returned after the close frame but before the client's answer:
-    // wait for it (in the time left), so the close handshake completes.
+    // The handler returned, maybe before the goodbye went out or the client
+    // answered: finish the close handshake in the time left, unless the handler
+    // gave the socket away (then it is no longer ours to close).
     drop(handler);
     if Arc::strong_count(&shared) == 1 {
-        let answer = std::future::poll_fn(|cx| lock(&shared).poll_answer(cx));
-        let _ = tokio::time::timeout_at(deadline.deadline(), answer).await;
+        let rest = async {
+            if !said {
+                goodbye.await;
+            }
+            std::future::poll_fn(|cx| lock(&shared).poll_answer(cx)).await;
+        };
+        let _ = tokio::time::timeout_at(deadline, rest).await;
+    }
+}
+
+/// Sends 1001 unless a close frame was already sent or received.
+async fn goodbye(shared: &Mutex<Socket>, service: &str) {
+    match std::future::poll_fn(|cx| lock(shared).poll_goodbye(cx)).await {
+        Ok(true) => debug!(%service, phase = "drain", "WebSocket told to go away (1001)"),
+        Ok(false) => {}
+        Err(error) => debug!(%service, %error, "WebSocket close frame not sent"),
     }
 }
 
@@ -227,11 +211,11 @@ fn lock(shared: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
 #[derive(Debug)]
 struct Socket {
     ws: axum_ws::WebSocket,
-    /// A close frame has been queued by the handler or by winddown.
+    /// A close frame has been queued, by the handler or by winddown.
     sent_close: bool,
-    /// The client closed, or the stream ended.
+    /// The client's close frame arrived, or the stream ended.
     got_close: bool,
-    /// The goodbye was queued and is being flushed.
+    /// winddown's close frame is queued and being flushed.
     flushing: bool,
 }
 
@@ -251,18 +235,15 @@ impl Socket {
             self.flushing = true;
             Pin::new(&mut self.ws).start_send(Message::Close(Some(frame)))?;
         }
-        ready!(Pin::new(&mut self.ws).poll_flush(cx))?;
+        let flushed = ready!(Pin::new(&mut self.ws).poll_flush(cx));
         self.flushing = false;
-        Poll::Ready(Ok(true))
+        Poll::Ready(flushed.map(|()| true))
     }
 
-    /// Reads until the client's close frame (or the end).
+    /// Reads until the client's close frame (or the end of the stream).
     fn poll_answer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         while !self.got_close {
-            match ready!(self.poll_next(cx)) {
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => self.got_close = true,
-            }
+            let _ = ready!(self.poll_next(cx));
         }
         Poll::Ready(())
     }
@@ -276,20 +257,22 @@ impl Socket {
     }
 }
 
-/// A WebSocket from [`WebSocketUpgrade::on_upgrade`]: axum's `WebSocket`, with
-/// the same methods and `Stream`/`Sink` implementations, so winddown can send the
-/// close frame at intake close.
+/// A WebSocket from [`WebSocketUpgrade::on_upgrade`]: axum's `WebSocket` (the same
+/// methods, `Stream` and `Sink`), through which winddown can send the close frame at
+/// intake close.
 ///
-/// Keep it inside the handler: a socket moved into another task outlives the
-/// handler and is no longer counted in flight.
+/// Keep it in the handler (split it there if you like): a socket moved to another
+/// task that outlives the handler is not closed by winddown, and the connection
+/// then counts in flight until that task drops it.
 #[derive(Debug)]
 pub struct WebSocket {
     shared: Arc<Mutex<Socket>>,
     protocol: Option<HeaderValue>,
+    going_away: GoingAway,
 }
 
 impl WebSocket {
-    fn new(ws: axum_ws::WebSocket) -> (Self, Arc<Mutex<Socket>>) {
+    fn new(ws: axum_ws::WebSocket, going_away: GoingAway) -> (Self, Arc<Mutex<Socket>>) {
         let protocol = ws.protocol().cloned();
         let shared = Arc::new(Mutex::new(Socket {
             ws,
@@ -297,13 +280,12 @@ impl WebSocket {
             got_close: false,
             flushing: false,
         }));
-        (
-            WebSocket {
-                shared: shared.clone(),
-                protocol,
-            },
-            shared,
-        )
+        let socket = WebSocket {
+            shared: shared.clone(),
+            protocol,
+            going_away,
+        };
+        (socket, shared)
     }
 
     /// Receives the next message; `None` once the socket has closed.
@@ -311,7 +293,7 @@ impl WebSocket {
         self.next().await
     }
 
-    /// Sends a message (a `Message::Close` closes the socket).
+    /// Sends a message (`Message::Close` starts the close handshake).
     pub async fn send(&mut self, msg: Message) -> Result<(), axum::Error> {
         futures_util::SinkExt::send(self, msg).await
     }
@@ -319,6 +301,12 @@ impl WebSocket {
     /// The subprotocol chosen, if any.
     pub fn protocol(&self) -> Option<&HeaderValue> {
         self.protocol.as_ref()
+    }
+
+    /// The signal that the clients are being told to leave; an owned handle, so it
+    /// can be awaited beside `recv`.
+    pub fn going_away(&self) -> GoingAway {
+        self.going_away.clone()
     }
 }
 
@@ -362,34 +350,32 @@ impl Sink<Message> for WebSocket {
     }
 }
 
-/// The signal a WebSocket handler gets: it fires when the service starts shutting
-/// down (the drain's start), so the handler can finish and close in its own words
-/// before winddown sends 1001 at intake close. Never fires when no service runs.
-///
-/// Cheap to clone.
+/// Fires when the clients are told to leave: from the first signal by default
+/// ([`Builder::tell_clients_to_leave`](crate::Builder::tell_clients_to_leave)), at
+/// intake close at the latest. A handler can then finish and close in its own
+/// words before winddown sends 1001 at intake close. Never fires when no service
+/// runs. From [`WebSocket::going_away`]; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct GoingAway {
-    token: Option<CancellationToken>,
+    signals: Option<(CancellationToken, InFlight)>,
 }
 
 impl GoingAway {
-    /// Completes once the shutdown has started (at once if it has).
+    /// Completes once the clients are told to leave (at once if they have been).
     pub async fn wait(&self) {
-        match &self.token {
-            Some(token) => token.cancelled().await,
+        match &self.signals {
+            Some((leave, intake)) => tokio::select! {
+                _ = leave.cancelled() => {}
+                _ = intake.closed() => {}
+            },
             None => std::future::pending().await,
         }
     }
 
-    /// Whether the shutdown has started.
+    /// Whether the clients are being told to leave.
     pub fn is_set(&self) -> bool {
-        self.token
+        self.signals
             .as_ref()
-            .is_some_and(CancellationToken::is_cancelled)
-    }
-
-    /// A token cancelled when the shutdown starts, for libraries that take one.
-    pub fn token(&self) -> CancellationToken {
-        self.token.clone().unwrap_or_default()
+            .is_some_and(|(leave, intake)| leave.is_cancelled() || intake.is_closed())
     }
 }
