@@ -325,6 +325,7 @@ impl InFlight {
     }
 
     /// Whether the clients are being told to leave (read once per response).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn is_leaving(&self) -> bool {
         self.set.leaving.load(Ordering::Relaxed)
     }

@@ -60,6 +60,8 @@
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
 //! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
 //! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
+//! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
+//! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
 //!
 //! [`Service::serve_hyper`] (any hyper service) needs no feature.
 #![deny(missing_docs)]

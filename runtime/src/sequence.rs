@@ -165,6 +165,7 @@ impl<S: Send + Sync + 'static> Config<S> {
             }),
         };
         in_flight::set_current(Some(in_flight));
+        crate::service::set_current(&svc.core);
         let name = self.name.clone();
         for worker in std::mem::take(&mut self.workers) {
             svc.spawn_worker(worker);

@@ -70,6 +70,20 @@ impl Core {
     }
 }
 
+/// The service running in this process (what the WebSocket helper listens to), set
+/// beside the current calls in flight; weak, so a finished service is not kept.
+static CURRENT: Mutex<Option<std::sync::Weak<Core>>> = Mutex::new(None);
+
+pub(crate) fn set_current(core: &Arc<Core>) {
+    *lock(&CURRENT) = Some(Arc::downgrade(core));
+}
+
+/// The service running in this process, if one runs.
+#[cfg_attr(not(feature = "ws"), allow(dead_code))]
+pub(crate) fn current() -> Option<Arc<Core>> {
+    lock(&CURRENT).as_ref().and_then(std::sync::Weak::upgrade)
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -17,3 +17,8 @@ pub use listener::{Listener, handle_accept_error};
 #[cfg(feature = "tonic")]
 pub(crate) use serve::spawn_server;
 pub use tracked::{BoxError, TrackedBody, shutting_down_response};
+
+#[cfg(feature = "rustls")]
+pub mod tls;
+#[cfg(feature = "ws")]
+pub mod ws;
