@@ -61,6 +61,14 @@ pub(crate) struct ServiceArgs {
     pub(crate) probes: Slot<Expr>,
     pub(crate) signals: Slot<Vec<LitStr>>,
     pub(crate) on_shutdown: Slot<Vec<Path>>,
+    pub(crate) runtime: RuntimeArgs,
+}
+
+/// The keys that pick the log subscriber and the runtime, as `#[tokio::main]`'s do.
+pub(crate) struct RuntimeArgs {
+    pub(crate) logging: Slot<syn::LitBool>,
+    pub(crate) flavor: Slot<LitStr>,
+    pub(crate) worker_threads: Slot<(u32, LitInt)>,
 }
 
 pub(crate) const SERVICE_KEYS: &[&str] = &[
@@ -70,6 +78,9 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "probes",
     "signals",
     "on_shutdown",
+    "logging",
+    "flavor",
+    "worker_threads",
 ];
 
 impl ServiceArgs {
@@ -82,6 +93,11 @@ impl ServiceArgs {
             probes: Slot::new("probes"),
             signals: Slot::new("signals"),
             on_shutdown: Slot::new("on_shutdown"),
+            runtime: RuntimeArgs {
+                logging: Slot::new("logging"),
+                flavor: Slot::new("flavor"),
+                worker_threads: Slot::new("worker_threads"),
+            },
         };
         attr::parse_keys(cx, args, "service", SERVICE_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -109,6 +125,18 @@ impl ServiceArgs {
                 "on_shutdown" => {
                     let v = attr::paths(cx, meta, key, "[close_db, flush_telemetry]")?;
                     out.on_shutdown.set(cx, span, v);
+                }
+                "logging" => {
+                    let v = attr::boolean(cx, meta, key, "false")?;
+                    out.runtime.logging.set(cx, span, v);
+                }
+                "flavor" => {
+                    let v = attr::string(cx, meta, key, "\"current_thread\"")?;
+                    out.runtime.flavor.set(cx, span, v);
+                }
+                "worker_threads" => {
+                    let v = attr::int_u32(cx, meta, key, "4")?;
+                    out.runtime.worker_threads.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in SERVICE_KEYS"),
             }
@@ -168,9 +196,11 @@ pub(crate) struct HookArgs {
     pub(crate) order: Slot<(u32, LitInt)>,
     pub(crate) timeout: Slot<Dur>,
     pub(crate) at: Slot<LitStr>,
+    pub(crate) after: Slot<Vec<Path>>,
+    pub(crate) listed_elsewhere: Slot<()>,
 }
 
-pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout", "at"];
+pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout", "at", "after", "listed_elsewhere"];
 
 impl HookArgs {
     pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
@@ -178,6 +208,8 @@ impl HookArgs {
             order: Slot::new("order"),
             timeout: Slot::new("timeout"),
             at: Slot::new("at"),
+            after: Slot::new("after"),
+            listed_elsewhere: Slot::new("listed_elsewhere"),
         };
         attr::parse_keys(cx, args, "on_shutdown", HOOK_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -193,6 +225,14 @@ impl HookArgs {
                 "at" => {
                     let v = attr::string(cx, meta, key, "\"start\"")?;
                     out.at.set(cx, span, v);
+                }
+                "after" => {
+                    let v = attr::paths(cx, meta, key, "[stop_producer, db::flush]")?;
+                    out.after.set(cx, span, v);
+                }
+                "listed_elsewhere" => {
+                    let v = attr::flag(cx, meta, key)?;
+                    out.listed_elsewhere.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in HOOK_KEYS"),
             }

@@ -326,6 +326,25 @@ pub(crate) fn strings(
     Ok(Some(out))
 }
 
+/// `key = true` or `key = false`.
+pub(crate) fn boolean(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    example: &str,
+) -> syn::Result<Option<syn::LitBool>> {
+    let expr = value(meta, key, example)?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(Some(b)),
+        other => {
+            wrong_kind(cx, &other, key, "`true` or `false`", example);
+            Ok(None)
+        }
+    }
+}
+
 /// A bare `key`; `key = …` is refused.
 pub(crate) fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Option<()>> {
     if meta.input.peek(Token![=]) {

@@ -76,7 +76,7 @@ pub fn on_shutdown(args: TokenStream, item: TokenStream) -> TokenStream {
     let checked = valid::hook(&cx, parsed, &item_fn);
     match (cx.check(), checked) {
         (Ok(()), Some(h)) => expand::hook(h, item_fn).into(),
-        (Err(e), _) => fallback::with_errors(item_fn.into_token_stream(), e).into(),
+        (Err(e), _) => fallback::with_errors(expand::hook_fallback(item_fn), e).into(),
         (Ok(()), None) => unreachable!("valid::hook returns None only after an error"),
     }
 }

@@ -70,6 +70,7 @@
 // six steps, what triggers it, the parts it drives, and the report it ends with.
 mod body;
 mod config;
+mod graph;
 pub mod hooks;
 pub mod in_flight;
 mod probes;
