@@ -198,6 +198,8 @@ pub(crate) struct HookArgs {
     pub(crate) at: Slot<LitStr>,
     pub(crate) after: Slot<Vec<Path>>,
     pub(crate) listed_elsewhere: Slot<()>,
+    /// Keys suggested for unknown ones: a `timout` typo is not also "needs `timeout`".
+    pub(crate) suggested: Vec<&'static str>,
 }
 
 pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout", "at", "after", "listed_elsewhere"];
@@ -210,8 +212,9 @@ impl HookArgs {
             at: Slot::new("at"),
             after: Slot::new("after"),
             listed_elsewhere: Slot::new("listed_elsewhere"),
+            suggested: Vec::new(),
         };
-        attr::parse_keys(cx, args, "on_shutdown", HOOK_KEYS, |key, meta| {
+        let suggested = attr::parse_keys(cx, args, "on_shutdown", HOOK_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
             match key {
                 "order" => {
@@ -238,6 +241,7 @@ impl HookArgs {
             }
             Ok(())
         });
+        out.suggested = suggested;
         out
     }
 }

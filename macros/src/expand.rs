@@ -50,7 +50,12 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
     // budget (critical path) at the `on_shutdown` key.
     let nodes = aliases.iter().map(|a| quote!(#p::node::<#a>()));
     let graph_checks = svc.hooks.iter().enumerate().map(|(i, path)| {
-        quote_spanned! {path.span()=>
+        // At the last segment (`close` in `db::close`): the message names the path.
+        let last = path
+            .segments
+            .last()
+            .map_or_else(|| path.span(), |s| s.ident.span());
+        quote_spanned! {last=>
             const _: () = {
                 let verdict = #p::hook_problem(__WINDDOWN_HOOKS, #i);
                 if verdict.failed() {
@@ -331,10 +336,16 @@ fn companion(item: &ItemFn, h: &valid::Hook) -> TokenStream {
     };
     let timeout = h.timeout_ms;
     let at_start = h.at_start;
-    let after = h
-        .after
-        .iter()
-        .map(|path| quote_spanned!(path.span()=> #p::dep::<#path>()));
+    let after = h.after.iter().map(|path| {
+        // A qualified path, as `on_shutdown = [..]` names hooks: a plain fn is then
+        // "expected type, found function", the same message the service gives.
+        quote_spanned! {path.span()=>
+            #p::Dep {
+                id: <#path as #p::HookMeta>::ID,
+                name: <#path as #p::HookMeta>::NAME,
+            }
+        }
+    });
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
@@ -351,8 +362,12 @@ fn companion(item: &ItemFn, h: &valid::Hook) -> TokenStream {
 }
 
 /// The fallback of `#[on_shutdown]`: the fn and a companion with what could be read,
-/// so a service listing the hook shows no follow-on error.
+/// so a service listing the hook shows no follow-on error. A method or an associated
+/// fn (already reported) gets no companion: a struct cannot live in an impl block.
 pub(crate) fn hook_fallback(item: ItemFn) -> TokenStream {
+    if valid::is_associated(&item.sig) {
+        return item.into_token_stream();
+    }
     let placeholder = valid::Hook {
         order: None,
         timeout_ms: 1,

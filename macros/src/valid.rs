@@ -394,7 +394,7 @@ pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
     }
     let order = args.order.get().map(|(n, _)| *n);
     let timeout = args.timeout.get().map(|d| d.ms);
-    if !args.timeout.seen() {
+    if !args.timeout.seen() && !args.suggested.contains(&"timeout") {
         cx.error(
             Span::call_site(),
             format_args!(
@@ -449,6 +449,11 @@ pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
         after,
         listed_elsewhere: args.listed_elsewhere.get().is_some(),
     })
+}
+
+/// Whether the fn is certainly inside an impl block: it takes `self` or names `Self`.
+pub(crate) fn is_associated(sig: &syn::Signature) -> bool {
+    matches!(sig.inputs.first(), Some(FnArg::Receiver(_))) || mentions_self(sig)
 }
 
 fn mentions_self(sig: &syn::Signature) -> bool {

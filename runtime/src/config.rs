@@ -618,7 +618,11 @@ fn plan<S>(hooks: &[HookSpec<S>], grace: Duration, drain: Duration) -> Result<Pl
     use crate::graph::{self, Dep, Node, Problem};
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let after: Vec<Vec<Dep<'_>>> = (hooks.iter())
-        .map(|h| (h.after.iter()).map(|(id, name)| Dep { id, name }).collect())
+        .map(|h| {
+            (h.after.iter())
+                .map(|(id, name)| Dep { id, name })
+                .collect()
+        })
         .collect();
     let nodes: Vec<Node<'_>> = (hooks.iter().zip(&after))
         .map(|(h, after)| Node {
@@ -669,7 +673,9 @@ fn plan<S>(hooks: &[HookSpec<S>], grace: Duration, drain: Duration) -> Result<Pl
         });
     }
     Ok(Plan {
-        deps: (0..nodes.len()).map(|i| graph::deps_of(&nodes, i)).collect(),
+        deps: (0..nodes.len())
+            .map(|i| graph::deps_of(&nodes, i))
+            .collect(),
         start_path: Duration::from_millis(a.start.ms),
         end_path: Duration::from_millis(a.end.ms),
     })

@@ -397,11 +397,7 @@ const fn push_chain<const N: usize>(m: &mut ConstBuf<N>, nodes: &[Node<'_>], c: 
 }
 
 /// The names around a cycle: `close_db → flush_cache → close_db`.
-pub(crate) const fn push_cycle<const N: usize>(
-    m: &mut ConstBuf<N>,
-    nodes: &[Node<'_>],
-    c: &Chain,
-) {
+pub(crate) const fn push_cycle<const N: usize>(m: &mut ConstBuf<N>, nodes: &[Node<'_>], c: &Chain) {
     let mut i = 0;
     while i < c.len {
         if i > 0 {
@@ -445,7 +441,9 @@ pub(crate) const fn push_problem<const N: usize>(
             if h.at_start {
                 m.push("` runs at the start of the shutdown, but waits for `");
                 m.push(d.dep.name);
-                m.push("`, which runs at the end: a start hook cannot wait for an end hook; remove `");
+                m.push(
+                    "`, which runs at the end: a start hook cannot wait for an end hook; remove `",
+                );
             } else {
                 m.push("` runs at the end of the shutdown, after every start hook, so waiting for the start hook `");
                 m.push(d.dep.name);
@@ -605,10 +603,7 @@ mod tests {
             Problem::Unknown { hook: 0, dep: 0 }
         );
         let nodes = [node("a", None, 1, &[d!("a")])];
-        assert_eq!(
-            analyze(&nodes).problem,
-            Problem::SelfDependency { hook: 0 }
-        );
+        assert_eq!(analyze(&nodes).problem, Problem::SelfDependency { hook: 0 });
         let mut start = node("leave", None, 1, &[]);
         start.at_start = true;
         let nodes = [start, node("a", None, 1, &[d!("leave")])];

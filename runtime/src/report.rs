@@ -179,7 +179,9 @@ impl Report {
                 Outcome::Skipped(_) => {
                     warn!(%service, phase, step = %name, outcome = %step.outcome, started_ms, elapsed_ms, ran_with, "report")
                 }
-                o => info!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, "report"),
+                o => {
+                    info!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, "report")
+                }
             }
         }
         let total_ms = self.total.as_millis() as u64;

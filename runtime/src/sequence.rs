@@ -518,7 +518,11 @@ async fn run_hooks<S: Send + Sync + 'static>(
     state: &Option<Arc<S>>,
     since: Instant,
 ) -> Vec<Step> {
-    let ended: Vec<CancellationToken> = config.hooks.iter().map(|_| CancellationToken::new()).collect();
+    let ended: Vec<CancellationToken> = config
+        .hooks
+        .iter()
+        .map(|_| CancellationToken::new())
+        .collect();
     let ended = &ended;
     let mut running: FuturesUnordered<_> = (config.hooks.iter().enumerate())
         .filter(|(_, h)| h.at_start == at_start)
