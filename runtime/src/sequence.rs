@@ -554,8 +554,10 @@ async fn run_hook<S: Send + Sync + 'static>(
     let started = t.saturating_duration_since(since);
     let _pending = core.progress.enter(format!("hook {}", hook.name));
     let at = if hook.at_start { "start" } else { "end" };
+    // `after` only where the hook has one (an absent field, not an empty one).
     let after: Vec<&str> = hook.after.iter().map(|(_, name)| name.as_str()).collect();
-    info!(%service, phase = "hook", hook = %hook.name, order = hook.order, after = after.join(", "), at,
+    let after = (!after.is_empty()).then(|| after.join(", "));
+    info!(%service, phase = "hook", hook = %hook.name, order = hook.order, at, after = after.as_deref(),
         timeout_ms = hook.timeout.as_millis() as u64, started_ms = started.as_millis() as u64, "hook started");
     let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
     log_step(service, Phase::Hook, &hook.name, &outcome);
