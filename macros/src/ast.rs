@@ -62,6 +62,7 @@ pub(crate) struct ServiceArgs {
     pub(crate) signals: Slot<Vec<LitStr>>,
     pub(crate) on_shutdown: Slot<Vec<Path>>,
     pub(crate) runtime: RuntimeArgs,
+    pub(crate) tell_clients_to_leave: Slot<syn::LitBool>,
 }
 
 /// The keys that pick the log subscriber and the runtime, as `#[tokio::main]`'s do.
@@ -81,6 +82,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "logging",
     "flavor",
     "worker_threads",
+    "tell_clients_to_leave",
 ];
 
 impl ServiceArgs {
@@ -98,6 +100,7 @@ impl ServiceArgs {
                 flavor: Slot::new("flavor"),
                 worker_threads: Slot::new("worker_threads"),
             },
+            tell_clients_to_leave: Slot::new("tell_clients_to_leave"),
         };
         attr::parse_keys(cx, args, "service", SERVICE_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -137,6 +140,10 @@ impl ServiceArgs {
                 "worker_threads" => {
                     let v = attr::int_u32(cx, meta, key, "4")?;
                     out.runtime.worker_threads.set(cx, span, v);
+                }
+                "tell_clients_to_leave" => {
+                    let v = attr::boolean(cx, meta, key, "false")?;
+                    out.tell_clients_to_leave.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in SERVICE_KEYS"),
             }

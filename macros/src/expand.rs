@@ -119,6 +119,9 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
     };
 
     let logging_call = svc.logging.map(|on| quote!(.logging(#on)));
+    let leave_call = svc
+        .tell_clients_to_leave
+        .map(|tell| quote!(.tell_clients_to_leave(#tell)));
     let flavor_call = svc.current_thread.map(|current| {
         let flavor = if current {
             quote!(CurrentThread)
@@ -149,7 +152,8 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             #signals_call
             #logging_call
             #flavor_call
-            #threads_call;
+            #threads_call
+            #leave_call;
         #(#hook_calls)*
     };
     let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });

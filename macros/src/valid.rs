@@ -38,6 +38,8 @@ pub(crate) struct Service {
     /// `flavor = "current_thread"`: `Some(true)`; `"multi_thread"`: `Some(false)`.
     pub(crate) current_thread: Option<bool>,
     pub(crate) worker_threads: Option<u32>,
+    /// `tell_clients_to_leave = false`.
+    pub(crate) tell_clients_to_leave: Option<bool>,
 }
 
 fn check_async(cx: &Ctxt, item: &ItemFn, attr: &str, what: &str) {
@@ -199,6 +201,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         Some(*n)
     });
     let logging = rt.logging.get().map(syn::LitBool::value);
+    let tell_clients_to_leave = args.tell_clients_to_leave.get().map(syn::LitBool::value);
 
     let (returns_result, state) = match &sig.output {
         ReturnType::Type(_, ty) if is_result(ty) => (true, result_ok_type(ty)),
@@ -219,6 +222,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         logging,
         current_thread,
         worker_threads,
+        tell_clients_to_leave,
     })
 }
 

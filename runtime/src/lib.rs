@@ -127,6 +127,7 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// | `logging` | `false`: install no tracing subscriber, yours is used | `true` |
 /// | `flavor` | `"multi_thread"` or `"current_thread"`: the tokio runtime | `"multi_thread"` |
 /// | `worker_threads` | whole number, multi-thread runtime only | tokio's default |
+/// | `tell_clients_to_leave` | `false`: no `Connection: close` / GOAWAY from the trigger ([`Builder::tell_clients_to_leave`]) | `true` |
 ///
 /// Durations are strings of whole numbers with units `h`, `m`, `s`, `ms`, largest
 /// first (`"1m30s"`, `"250ms"`). Checked at compile time: every key and value, that no
