@@ -252,10 +252,17 @@ pub const fn budget(grace_ms: u64, drain_ms: u64, hooks: &[Node<'_>]) -> Verdict
         msg: ConstBuf::new(),
     };
     if matches!(a.problem, crate::graph::Problem::None)
-        && crate::graph::needed_ms(&a, drain_ms) > grace_ms
+        && crate::graph::needed_ms(&a, drain_ms, 0) > grace_ms
     {
         v.failed = true;
-        crate::graph::push_budget(&mut v.msg, hooks, &a, grace_ms, drain_ms);
+        crate::graph::push_budget(
+            &mut v.msg,
+            hooks,
+            &a,
+            grace_ms,
+            drain_ms,
+            crate::graph::SlowestWorker::NONE,
+        );
     }
     v
 }

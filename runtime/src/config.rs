@@ -188,6 +188,9 @@ pub(crate) struct Plan {
     pub(crate) start_path: Duration,
     /// The longest chain of end hooks' timeouts.
     pub(crate) end_path: Duration,
+    /// What grace leaves a worker's stop at step 4 when everything else takes its
+    /// longest: a worker spawned in setup with a longer `stop_timeout` is warned of.
+    pub(crate) worker_room: Duration,
 }
 
 /// Configures a service; finish with [`run`](Self::run) (inside your own runtime) or
@@ -538,7 +541,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             }
             unique(&mut names, "readiness check", &check.name)?;
         }
-        let plan = plan(&self.hooks, self.grace, self.drain_delay)?;
+        let plan = plan(&self.hooks, &self.workers, self.grace, self.drain_delay)?;
         Ok(Config {
             name: self.name,
             grace: self.grace,
@@ -614,7 +617,12 @@ pub struct Config<S> {
 
 /// Checks the hooks' graph with the same `const fn` the compile-time check runs, and
 /// that its critical paths fit in `grace`.
-fn plan<S>(hooks: &[HookSpec<S>], grace: Duration, drain: Duration) -> Result<Plan, ConfigError> {
+fn plan<S>(
+    hooks: &[HookSpec<S>],
+    workers: &[Worker],
+    grace: Duration,
+    drain: Duration,
+) -> Result<Plan, ConfigError> {
     use crate::graph::{self, Dep, Node, Problem};
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let after: Vec<Vec<Dep<'_>>> = (hooks.iter())
@@ -662,10 +670,17 @@ fn plan<S>(hooks: &[HookSpec<S>], grace: Duration, drain: Duration) -> Result<Pl
             });
         }
     }
-    let needed = graph::needed_ms(&a, ms(drain));
+    let worker = (workers.iter())
+        .map(|w| graph::SlowestWorker {
+            name: w.name(),
+            stop_ms: ms(w.stop_limit()),
+        })
+        .max_by_key(|w| w.stop_ms)
+        .unwrap_or(graph::SlowestWorker::NONE);
+    let needed = graph::needed_ms(&a, ms(drain), worker.stop_ms);
     if needed > ms(grace) {
         let mut message = crate::__private::ConstBuf::<2048>::new();
-        graph::push_budget(&mut message, &nodes, &a, ms(grace), ms(drain));
+        graph::push_budget(&mut message, &nodes, &a, ms(grace), ms(drain), worker);
         return Err(ConfigError::Budget {
             grace,
             needed: Duration::from_millis(needed),
@@ -678,6 +693,11 @@ fn plan<S>(hooks: &[HookSpec<S>], grace: Duration, drain: Duration) -> Result<Pl
             .collect(),
         start_path: Duration::from_millis(a.start.ms),
         end_path: Duration::from_millis(a.end.ms),
+        worker_room: grace.saturating_sub(Duration::from_millis(graph::needed_ms(
+            &a,
+            ms(drain),
+            0,
+        ))),
     })
 }
 
@@ -822,6 +842,31 @@ mod tests {
             .drain_delay(S)
             .on_shutdown("db", 1, 2 * S, || async {});
         assert!(matches!(exact.build(), Err(ConfigError::Budget { .. })));
+    }
+
+    #[test]
+    fn the_budget_counts_the_slowest_workers_stop() {
+        let worker = || Worker::every_fn("ticker", S, || async {}).stop_timeout(2 * S);
+        let e = err(Service::builder("svc")
+            .grace(3 * S)
+            .drain_delay(S)
+            .worker(worker())
+            .on_shutdown("db", 1, S, || async {}));
+        assert_eq!(
+            e,
+            "the shutdown does not fit in grace: drain_delay 1s + worker ticker stop_timeout 2s + db 1s \
+             + 100ms margin for the report = 4s100ms is more than grace 3s; raise grace to 5s, or shorten \
+             the drain delay or the timeouts on this chain"
+        );
+        // The tightest grace accepted leaves the worker its stop and the report its moment.
+        let c = Service::builder::<()>("svc")
+            .grace(Duration::from_millis(4_100))
+            .drain_delay(S)
+            .worker(worker())
+            .on_shutdown("db", 1, S, || async {})
+            .build()
+            .unwrap();
+        assert_eq!(c.plan.worker_room, 2 * S);
     }
 
     #[test]

@@ -368,13 +368,30 @@ const fn longest(
 }
 
 /// What the whole sequence needs at most, in milliseconds: start hooks, drain
-/// delay, end hooks along their critical paths, and the margin.
-pub(crate) const fn needed_ms(a: &Analysis, drain_ms: u64) -> u64 {
+/// delay, the workers' longest stop (step 4, beside the drain), end hooks along
+/// their critical paths, and the margin.
+pub(crate) const fn needed_ms(a: &Analysis, drain_ms: u64, workers_ms: u64) -> u64 {
     a.start
         .ms
         .saturating_add(drain_ms)
+        .saturating_add(workers_ms)
         .saturating_add(a.end.ms)
         .saturating_add(MARGIN_MS)
+}
+
+/// The longest stop a worker known before the run needs: its name and stop timeout
+/// (`("", 0)` for none, as at compile time, where workers are spawned in setup).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SlowestWorker<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) stop_ms: u64,
+}
+
+impl SlowestWorker<'_> {
+    pub(crate) const NONE: SlowestWorker<'static> = SlowestWorker {
+        name: "",
+        stop_ms: 0,
+    };
 }
 
 /// The smallest whole number of seconds at least `ms`: a grace worth suggesting.
@@ -467,8 +484,9 @@ pub(crate) const fn push_budget<const N: usize>(
     a: &Analysis,
     grace_ms: u64,
     drain_ms: u64,
+    worker: SlowestWorker<'_>,
 ) {
-    let needed = needed_ms(a, drain_ms);
+    let needed = needed_ms(a, drain_ms, worker.stop_ms);
     m.push("the shutdown does not fit in grace: ");
     if a.start.len > 0 {
         m.push("start hooks ");
@@ -477,6 +495,12 @@ pub(crate) const fn push_budget<const N: usize>(
     }
     m.push("drain_delay ");
     m.push_duration(drain_ms);
+    if worker.stop_ms > 0 {
+        m.push(" + worker ");
+        m.push(worker.name);
+        m.push(" stop_timeout ");
+        m.push_duration(worker.stop_ms);
+    }
     if a.end.len > 0 {
         m.push(" + ");
         push_chain(m, nodes, &a.end);
@@ -548,7 +572,7 @@ mod tests {
             ["stop_producer", "close_db", "flush"].map(String::from)
         );
         let mut m = ConstBuf::<512>::new();
-        push_budget(&mut m, N, &A, 30_000, 10_000);
+        push_budget(&mut m, N, &A, 30_000, 10_000, SlowestWorker::NONE);
         assert_eq!(
             m.as_str(),
             "the shutdown does not fit in grace: drain_delay 10s + stop_producer 10s → close_db 25s → flush 2s \

@@ -163,6 +163,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 leaving: Arc::default(),
                 leave: CancellationToken::new(),
                 closing: TaskTracker::new(),
+                worker_room: self.plan.worker_room,
             }),
         };
         in_flight::set_current(Some(in_flight));
