@@ -1,6 +1,6 @@
 //! The builder, the validated configuration, and the errors that stop a start.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -507,7 +507,23 @@ impl<S: Send + Sync + 'static> Builder<S> {
             if hook.timeout.is_zero() {
                 return Err(zero(format!("the timeout of hook `{}`", hook.name)));
             }
-            unique(&mut names, "hook", &hook.name)?;
+            // Unique by identity: a builder hook's name, an attribute hook's path.
+            unique(&mut names, "hook", &hook.id)?;
+        }
+        // Two attribute hooks of different crates may share the name they log under
+        // (`db::close` here and in a library): they then log under their full path.
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        for hook in &self.hooks {
+            *by_name.entry(hook.name.as_str()).or_default() += 1;
+        }
+        let shared: HashSet<String> = (by_name.into_iter())
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for hook in &mut self.hooks {
+            if shared.contains(&hook.name) {
+                hook.name = hook.id.clone();
+            }
         }
         let mut ordered: Vec<&HookSpec<S>> =
             self.hooks.iter().filter(|h| h.order.is_some()).collect();
@@ -842,6 +858,30 @@ mod tests {
             .drain_delay(S)
             .on_shutdown("db", 1, 2 * S, || async {});
         assert!(matches!(exact.build(), Err(ConfigError::Budget { .. })));
+    }
+
+    #[test]
+    fn hooks_are_told_apart_by_their_path() {
+        let spec = |id: &str| HookSpec::<()> {
+            id: id.into(),
+            name: "db::close".into(),
+            order: None,
+            timeout: S,
+            at_start: false,
+            after: Vec::new(),
+            hook: (|| async {}).into_hook(),
+        };
+        let c = Service::builder::<()>("svc")
+            .add_hook(spec("app::db::close"))
+            .add_hook(spec("lib::db::close"))
+            .build()
+            .unwrap();
+        let names: Vec<_> = c.hooks().map(|(n, _, _)| n).collect();
+        assert_eq!(names, ["app::db::close", "lib::db::close"]);
+        let e = err(Service::builder("svc")
+            .add_hook(spec("app::db::close"))
+            .add_hook(spec("app::db::close")));
+        assert!(e.contains("two hooks are named `app::db::close`"), "{e}");
     }
 
     #[test]
