@@ -290,6 +290,11 @@ pub(crate) fn paths(
                     p.to_token_stream()
                 ),
             );
+            // Reported, and still read as the list it means, so the hook it names
+            // shows no follow-on error.
+            if p.qself.is_none() {
+                return Ok(Some(vec![p.path.clone()]));
+            }
         } else {
             wrong_kind(cx, &expr, key, "a list of function paths", example);
         }

@@ -5,7 +5,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ReturnType, Type};
+use syn::{Path, ReturnType, Type};
 
 use crate::ast::ItemFn;
 use crate::valid;
@@ -198,7 +198,7 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
 
 /// The fallback of `#[service]`: the body still type-checks inside a plain `fn`, so
 /// the real error is not buried under "`main` cannot be async".
-pub(crate) fn service_fallback(item: ItemFn) -> TokenStream {
+pub(crate) fn service_fallback(item: ItemFn, hooks: &[Path]) -> TokenStream {
     let Main {
         attrs,
         vis,
@@ -206,9 +206,24 @@ pub(crate) fn service_fallback(item: ItemFn) -> TokenStream {
         inner,
         ..
     } = Main::split(item);
+    let p = quote!(::winddown::__private);
+    // Each path once: a hook listed twice is already reported.
+    let mut seen = std::collections::HashSet::new();
+    let hooks = hooks
+        .iter()
+        .filter(|path| seen.insert(path.to_token_stream().to_string()));
+    let listed = hooks.map(|path| {
+        quote_spanned! {path.span()=>
+            impl #p::Listed<ListedBy> for #path {}
+        }
+    });
     quote! {
         #(#attrs)*
         #vis fn #outer() {
+            const _: () = {
+                struct ListedBy;
+                #(#listed)*
+            };
             #[allow(dead_code)]
             #inner
         }
