@@ -1,18 +1,25 @@
 //! The seed's "Complete Example": an application with a database, two background
-//! workers, HTTP handlers, probes and ordered cleanup, shut down in the right order
-//! under one deadline.
+//! workers, HTTP handlers, probes and cleanup hooks in a checked graph, shut down in
+//! the right order under one deadline.
 //!
 //! `cargo run --example complete`, then `curl 'localhost:8080/work?ms=3000'` and send
 //! Ctrl-C while it runs: `/ready` turns 503 at once, the app keeps serving for the
 //! 2-second drain delay, then stops accepting (late requests get 503), the request
-//! in flight finishes, the workers stop, and the hooks close the database and flush
-//! the metrics, in that order. `APP_ADDR`, `PROBES_ADDR` and `DATABASE_URL` override.
+//! in flight finishes, the workers stop, and the hooks run as their graph says: the
+//! event producer and the write-behind cache flush concurrently, the database closes
+//! once both are done with it, the metrics go last. `APP_ADDR`, `PROBES_ADDR` and
+//! `DATABASE_URL` override.
+//!
+//! The budget is the critical path, not the sum: the hooks' timeouts add up to 35s
+//! (37s with the drain delay), yet `grace = "35s"` compiles, because the longest
+//! chain is drain delay 2s + the workers' stop 5s + `stop_producer` 10s →
+//! `close_db` 15s → `flush_metrics` 2s + the 100ms margin = 34.1s.
 
 mod shared;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
@@ -26,6 +33,10 @@ use winddown::{Service, ShuttingDown, handler, on_shutdown, service, worker};
 struct App {
     db: SqlitePool,
     requests: Arc<AtomicU64>,
+    /// Events waiting for the message producer, published in batches.
+    outbox: Arc<Mutex<Vec<String>>>,
+    /// Sessions written behind: kept in memory, stored in the database in batches.
+    sessions: Arc<Mutex<Vec<i64>>>,
 }
 
 /// Deletes expired sessions every 5 seconds.
@@ -58,14 +69,42 @@ impl Metrics {
     }
 }
 
-/// First: the database, once no request uses it any more.
-#[on_shutdown(order = 1, timeout = "20s")]
+/// The producer publishes what is left in its outbox and records the batch in the
+/// database. Nothing orders it against the cache: the two run concurrently.
+#[on_shutdown(timeout = "10s")]
+async fn stop_producer(app: &App) -> anyhow::Result<()> {
+    let batch = std::mem::take(&mut *app.outbox.lock().unwrap());
+    tracing::info!(events = batch.len(), "producer flushed");
+    sqlx::query("INSERT INTO published (events) VALUES (?)")
+        .bind(batch.len() as i64)
+        .execute(&app.db)
+        .await?;
+    Ok(())
+}
+
+/// The write-behind cache stores its sessions in the database.
+#[on_shutdown(timeout = "8s")]
+async fn flush_cache(app: &App) -> anyhow::Result<()> {
+    let sessions = std::mem::take(&mut *app.sessions.lock().unwrap());
+    for expires_at in &sessions {
+        sqlx::query("INSERT INTO sessions (expires_at) VALUES (?)")
+            .bind(expires_at)
+            .execute(&app.db)
+            .await?;
+    }
+    tracing::info!(sessions = sessions.len(), "cache flushed");
+    Ok(())
+}
+
+/// The database, once the producer and the cache are done with it (whatever
+/// their outcome).
+#[on_shutdown(timeout = "15s", after = [stop_producer, flush_cache])]
 async fn close_db(app: &App) {
     app.db.close().await;
 }
 
-/// Then: the last metrics.
-#[on_shutdown(order = 2, timeout = "2s")]
+/// Last: the final metrics.
+#[on_shutdown(timeout = "2s", after = [close_db])]
 async fn flush_metrics(app: &App) {
     tracing::info!(
         requests = app.requests.load(Ordering::Relaxed),
@@ -108,21 +147,34 @@ async fn work(
     };
     app.requests.fetch_add(1, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(ms)).await;
+    app.outbox
+        .lock()
+        .unwrap()
+        .push(format!("work done ms={ms}"));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    app.sessions.lock().unwrap().push(now + 3600);
     Ok("done\n")
 }
 
 #[service(
     name = "complete",
-    grace = "30s",
+    grace = "35s",
     drain_delay = "2s",
     probes = shared::probes_addr(),
-    on_shutdown = [close_db, flush_metrics]
+    on_shutdown = [stop_producer, flush_cache, close_db, flush_metrics]
 )]
 async fn main(svc: Service) -> anyhow::Result<App> {
     let app = App {
         db: shared::connect_db().await?,
         requests: Arc::default(),
+        outbox: Arc::default(),
+        sessions: Arc::default(),
     };
+    sqlx::query("CREATE TABLE IF NOT EXISTS published (events INTEGER NOT NULL)")
+        .execute(&app.db)
+        .await?;
     svc.spawn_worker(Cleanup { db: app.db.clone() });
     svc.spawn_worker(Metrics {
         requests: app.requests.clone(),

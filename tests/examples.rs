@@ -79,6 +79,18 @@ fn complete_finishes_work_in_flight_then_closes_the_database_then_flushes() {
         .find("step done service=complete phase=\"hook\" step=\"flush_metrics\"")
         .expect("flush ran");
     assert!(close < flush);
+    // The producer and the cache flush before the database closes.
+    for hook in ["stop_producer", "flush_cache"] {
+        let done = log
+            .find(&format!(
+                "step done service=complete phase=\"hook\" step=\"{hook}\" outcome=ok"
+            ))
+            .unwrap_or_else(|| panic!("{hook} ran clean: {log}"));
+        assert!(done < close, "{hook} ended after close_db: {log}");
+    }
+    p.assert_log("producer flushed events=2");
+    p.assert_log("cache flushed sessions=2");
+    assert!(!log.contains("grace leaves workers"), "{log}");
     p.assert_log("step=Cleanup outcome=ok");
     p.assert_log("step=Metrics outcome=ok");
     p.assert_log("final metrics requests=2");

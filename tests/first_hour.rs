@@ -115,3 +115,30 @@ fn your_runtime_flavour_and_threads() {
     p.signal(SIGTERM);
     assert_eq!(p.exit_code(), 0, "{}", p.stderr());
 }
+
+/// The tightest budget `build()` accepts (drain delay + the worker's stop + the
+/// hook + the margin = grace) is one every shutdown fits: exit 0, every step clean,
+/// the report logged.
+#[test]
+fn the_tightest_accepted_budget_shuts_down_clean() {
+    let mut p = Proc::start_bin(FIXTURE, "tightest_budget", &[]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    assert!(p.position("worker stopped") < p.position("hook finished"));
+    p.assert_log("step=slow_stop outcome=ok");
+    p.assert_log("step=close outcome=ok");
+    p.assert_log("shutdown complete service=tightest_budget");
+}
+
+/// A worker spawned in setup with a stop_timeout grace cannot hold is warned of
+/// when it is spawned, with the fix.
+#[test]
+fn a_worker_too_slow_for_grace_is_warned_of_with_the_fix() {
+    let mut p = Proc::start_bin(FIXTURE, "worker_too_slow_for_grace", &[]);
+    p.wait_ready();
+    p.assert_log("worker `stubborn` may take 5s to stop, but grace leaves workers 900ms");
+    p.assert_log("raise grace by 4s100ms");
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}

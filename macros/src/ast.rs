@@ -61,6 +61,15 @@ pub(crate) struct ServiceArgs {
     pub(crate) probes: Slot<Expr>,
     pub(crate) signals: Slot<Vec<LitStr>>,
     pub(crate) on_shutdown: Slot<Vec<Path>>,
+    pub(crate) runtime: RuntimeArgs,
+    pub(crate) tell_clients_to_leave: Slot<syn::LitBool>,
+}
+
+/// The keys that pick the log subscriber and the runtime, as `#[tokio::main]`'s do.
+pub(crate) struct RuntimeArgs {
+    pub(crate) logging: Slot<syn::LitBool>,
+    pub(crate) flavor: Slot<LitStr>,
+    pub(crate) worker_threads: Slot<(u32, LitInt)>,
 }
 
 pub(crate) const SERVICE_KEYS: &[&str] = &[
@@ -70,6 +79,10 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "probes",
     "signals",
     "on_shutdown",
+    "logging",
+    "flavor",
+    "worker_threads",
+    "tell_clients_to_leave",
 ];
 
 impl ServiceArgs {
@@ -82,6 +95,12 @@ impl ServiceArgs {
             probes: Slot::new("probes"),
             signals: Slot::new("signals"),
             on_shutdown: Slot::new("on_shutdown"),
+            runtime: RuntimeArgs {
+                logging: Slot::new("logging"),
+                flavor: Slot::new("flavor"),
+                worker_threads: Slot::new("worker_threads"),
+            },
+            tell_clients_to_leave: Slot::new("tell_clients_to_leave"),
         };
         attr::parse_keys(cx, args, "service", SERVICE_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -109,6 +128,22 @@ impl ServiceArgs {
                 "on_shutdown" => {
                     let v = attr::paths(cx, meta, key, "[close_db, flush_telemetry]")?;
                     out.on_shutdown.set(cx, span, v);
+                }
+                "logging" => {
+                    let v = attr::boolean(cx, meta, key, "false")?;
+                    out.runtime.logging.set(cx, span, v);
+                }
+                "flavor" => {
+                    let v = attr::string(cx, meta, key, "\"current_thread\"")?;
+                    out.runtime.flavor.set(cx, span, v);
+                }
+                "worker_threads" => {
+                    let v = attr::int_u32(cx, meta, key, "4")?;
+                    out.runtime.worker_threads.set(cx, span, v);
+                }
+                "tell_clients_to_leave" => {
+                    let v = attr::boolean(cx, meta, key, "false")?;
+                    out.tell_clients_to_leave.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in SERVICE_KEYS"),
             }
@@ -168,9 +203,13 @@ pub(crate) struct HookArgs {
     pub(crate) order: Slot<(u32, LitInt)>,
     pub(crate) timeout: Slot<Dur>,
     pub(crate) at: Slot<LitStr>,
+    pub(crate) after: Slot<Vec<Path>>,
+    pub(crate) listed_elsewhere: Slot<()>,
+    /// Keys suggested for unknown ones: a `timout` typo is not also "needs `timeout`".
+    pub(crate) suggested: Vec<&'static str>,
 }
 
-pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout", "at"];
+pub(crate) const HOOK_KEYS: &[&str] = &["order", "timeout", "at", "after", "listed_elsewhere"];
 
 impl HookArgs {
     pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
@@ -178,8 +217,11 @@ impl HookArgs {
             order: Slot::new("order"),
             timeout: Slot::new("timeout"),
             at: Slot::new("at"),
+            after: Slot::new("after"),
+            listed_elsewhere: Slot::new("listed_elsewhere"),
+            suggested: Vec::new(),
         };
-        attr::parse_keys(cx, args, "on_shutdown", HOOK_KEYS, |key, meta| {
+        let suggested = attr::parse_keys(cx, args, "on_shutdown", HOOK_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
             match key {
                 "order" => {
@@ -194,10 +236,19 @@ impl HookArgs {
                     let v = attr::string(cx, meta, key, "\"start\"")?;
                     out.at.set(cx, span, v);
                 }
+                "after" => {
+                    let v = attr::paths(cx, meta, key, "[stop_producer, db::flush]")?;
+                    out.after.set(cx, span, v);
+                }
+                "listed_elsewhere" => {
+                    let v = attr::flag(cx, meta, key)?;
+                    out.listed_elsewhere.set(cx, span, v);
+                }
                 _ => unreachable!("key listed in HOOK_KEYS"),
             }
             Ok(())
         });
+        out.suggested = suggested;
         out
     }
 }

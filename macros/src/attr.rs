@@ -67,14 +67,16 @@ pub(crate) struct Dur {
 
 /// Parses the attribute's arguments, calling `on_key` for every known key with the
 /// key's name. Unknown keys, keys that are paths and syntax errors are reported;
-/// parsing goes on past every error it can.
+/// parsing goes on past every error it can. Returns the keys suggested for unknown
+/// ones (`timeout` for `timout`), so a missing-key check does not report the typo twice.
 pub(crate) fn parse_keys(
     cx: &Ctxt,
     args: TokenStream,
     attr: &str,
     known: &[&'static str],
     mut on_key: impl FnMut(&'static str, &ParseNestedMeta<'_>) -> syn::Result<()>,
-) {
+) -> Vec<&'static str> {
+    let suggested = std::cell::RefCell::new(Vec::new());
     let parser = syn::meta::parser(|meta| {
         let Some(ident) = meta.path.get_ident() else {
             cx.error_spanned(
@@ -88,7 +90,10 @@ pub(crate) fn parse_keys(
             Some(key) => on_key(key, &meta),
             None => {
                 let hint = match nearest(&name, known) {
-                    Some(near) => format!("did you mean `{near}`? "),
+                    Some(near) => {
+                        suggested.borrow_mut().push(near);
+                        format!("did you mean `{near}`? ")
+                    }
                     None => String::new(),
                 };
                 cx.error(
@@ -105,6 +110,7 @@ pub(crate) fn parse_keys(
     if let Err(e) = parser.parse2(args) {
         cx.syn_error(e);
     }
+    suggested.into_inner()
 }
 
 fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -284,6 +290,11 @@ pub(crate) fn paths(
                     p.to_token_stream()
                 ),
             );
+            // Reported, and still read as the list it means, so the hook it names
+            // shows no follow-on error.
+            if p.qself.is_none() {
+                return Ok(Some(vec![p.path.clone()]));
+            }
         } else {
             wrong_kind(cx, &expr, key, "a list of function paths", example);
         }
@@ -324,6 +335,25 @@ pub(crate) fn strings(
         }
     }
     Ok(Some(out))
+}
+
+/// `key = true` or `key = false`.
+pub(crate) fn boolean(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+    example: &str,
+) -> syn::Result<Option<syn::LitBool>> {
+    let expr = value(meta, key, example)?;
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(Some(b)),
+        other => {
+            wrong_kind(cx, &other, key, "`true` or `false`", example);
+            Ok(None)
+        }
+    }
 }
 
 /// A bare `key`; `key = …` is refused.

@@ -5,7 +5,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ReturnType, Type};
+use syn::{Path, ReturnType, Type};
 
 use crate::ast::ItemFn;
 use crate::valid;
@@ -30,14 +30,15 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             type #alias = #path;
         }
     });
-    let order_impls = svc.hooks.iter().zip(&aliases).map(|(path, alias)| {
+    let order_impls = svc.hooks.iter().zip(&aliases).enumerate().map(|(i, (path, alias))| {
         // The last segment: `close_db` in `db::close_db` is what the error should show.
         let span = path
             .segments
             .last()
             .map_or_else(|| path.span(), |s| s.ident.span());
+        let i = i as u64;
         quote_spanned! {span=>
-            impl #p::HookOrderMustBeUnique<{ <#alias as #p::HookMeta>::ORDER }> for OnShutdown {}
+            impl #p::HookOrderMustBeUnique<{ #p::order_slot(<#alias as #p::HookMeta>::ORDER, #i) }> for OnShutdown {}
         }
     });
     let grace = match svc.grace_ms {
@@ -45,17 +46,39 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         None => quote!(#p::DEFAULT_GRACE_MS),
     };
     let drain = svc.drain_ms.unwrap_or(0);
-    let budget_entries = aliases
-        .iter()
-        .map(|a| quote!((<#a as #p::HookMeta>::NAME, <#a as #p::HookMeta>::TIMEOUT_MS)));
+    // The graph, checked in `const` evaluation: each hook's problem at its path, the
+    // budget (critical path) at the `on_shutdown` key.
+    let nodes = aliases.iter().map(|a| quote!(#p::node::<#a>()));
+    let graph_checks = svc.hooks.iter().enumerate().map(|(i, path)| {
+        // At the last segment (`close` in `db::close`): the message names the path.
+        let last = path
+            .segments
+            .last()
+            .map_or_else(|| path.span(), |s| s.ident.span());
+        quote_spanned! {last=>
+            const _: () = {
+                let verdict = #p::hook_problem(__WINDDOWN_HOOKS, #i);
+                if verdict.failed() {
+                    ::core::panic!("{}", verdict.as_str());
+                }
+            };
+        }
+    });
     let budget = quote_spanned! {svc.hooks_span=>
         const _: () = {
-            let report = #p::budget(#grace, #drain, &[#(#budget_entries),*]);
-            if report.exceeded() {
-                ::core::panic!("{}", report.as_str());
+            let verdict = #p::budget(#grace, #drain, __WINDDOWN_HOOKS);
+            if verdict.failed() {
+                ::core::panic!("{}", verdict.as_str());
             }
         };
     };
+    // Every listed hook is marked listed, for this service's own marker type: a hook
+    // no service lists fails its own check.
+    let listed = svc.hooks.iter().zip(&aliases).map(|(path, alias)| {
+        quote_spanned! {path.span()=>
+            impl #p::Listed<ListedBy> for #alias {}
+        }
+    });
 
     let name = &svc.name;
     let state = match &svc.state {
@@ -95,18 +118,42 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         quote!(::core::result::Result::Ok::<_, ::core::convert::Infallible>(#call))
     };
 
+    let logging_call = svc.logging.map(|on| quote!(.logging(#on)));
+    let leave_call = svc
+        .tell_clients_to_leave
+        .map(|tell| quote!(.tell_clients_to_leave(#tell)));
+    let flavor_call = svc.current_thread.map(|current| {
+        let flavor = if current {
+            quote!(CurrentThread)
+        } else {
+            quote!(MultiThread)
+        };
+        quote!(.flavor(#p::Flavor::#flavor))
+    });
+    let threads_call = svc
+        .worker_threads
+        .map(|n| quote!(.worker_threads(#n as usize)));
+
     let checks_and_builder = quote! {
         #(#alias_defs)*
         const _: () = {
             struct OnShutdown;
             #(#order_impls)*
+            struct ListedBy;
+            #(#listed)*
         };
+        const __WINDDOWN_HOOKS: &[#p::Node<'static>] = &[#(#nodes),*];
+        #(#graph_checks)*
         #budget
         let __winddown_builder = #p::Service::builder::<#state>(#name)
             #grace_call
             #drain_call
             #probes_call
-            #signals_call;
+            #signals_call
+            #logging_call
+            #flavor_call
+            #threads_call
+            #leave_call;
         #(#hook_calls)*
     };
     let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });
@@ -151,7 +198,7 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
 
 /// The fallback of `#[service]`: the body still type-checks inside a plain `fn`, so
 /// the real error is not buried under "`main` cannot be async".
-pub(crate) fn service_fallback(item: ItemFn) -> TokenStream {
+pub(crate) fn service_fallback(item: ItemFn, hooks: &[Path]) -> TokenStream {
     let Main {
         attrs,
         vis,
@@ -159,9 +206,24 @@ pub(crate) fn service_fallback(item: ItemFn) -> TokenStream {
         inner,
         ..
     } = Main::split(item);
+    let p = quote!(::winddown::__private);
+    // Each path once: a hook listed twice is already reported.
+    let mut seen = std::collections::HashSet::new();
+    let hooks = hooks
+        .iter()
+        .filter(|path| seen.insert(path.to_token_stream().to_string()));
+    let listed = hooks.map(|path| {
+        quote_spanned! {path.span()=>
+            impl #p::Listed<ListedBy> for #path {}
+        }
+    });
     quote! {
         #(#attrs)*
         #vis fn #outer() {
+            const _: () = {
+                struct ListedBy;
+                #(#listed)*
+            };
             #[allow(dead_code)]
             #inner
         }
@@ -255,33 +317,87 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
 }
 
 /// The fn as written, plus its companion: a braced struct of the same name (types
-/// and values live in different namespaces) carrying name, order and timeout.
+/// and values live in different namespaces) carrying its path, order, timeout and
+/// the hooks it runs after; and, unless `listed_elsewhere`, a check that some
+/// `#[service]` lists it.
 pub(crate) fn hook(h: valid::Hook, item: ItemFn) -> TokenStream {
     let p = quote!(::winddown::__private);
-    let ident = &item.sig.ident;
-    let vis = &item.vis;
-    let name = ident.to_string();
-    let order = h.order;
-    let timeout = h.timeout_ms;
-    let at_start = h.at_start;
     let output_check = match &item.sig.output {
         ReturnType::Type(_, ty) if !mentions_impl_or_self(ty) => Some(quote_spanned! {ty.span()=>
             const _: fn() = #p::assert_outcome::<#ty>;
         }),
         _ => None,
     };
+    let ident = &item.sig.ident;
+    let listed_check = (!h.listed_elsewhere).then(|| {
+        quote_spanned! {ident.span()=>
+            const _: () = #p::assert_listed::<#ident, _>();
+        }
+    });
+    let companion = companion(&item, &h);
     quote! {
         #item
+        #companion
+        #output_check
+        #listed_check
+    }
+}
+
+/// The companion struct and its `HookMeta`.
+fn companion(item: &ItemFn, h: &valid::Hook) -> TokenStream {
+    let p = quote!(::winddown::__private);
+    let ident = &item.sig.ident;
+    let vis = &item.vis;
+    let name = format!("::{ident}");
+    let order = match h.order {
+        Some(o) => quote!(::core::option::Option::Some(#o)),
+        None => quote!(::core::option::Option::None),
+    };
+    let timeout = h.timeout_ms;
+    let at_start = h.at_start;
+    let after = h.after.iter().map(|path| {
+        // A qualified path, as `on_shutdown = [..]` names hooks: a plain fn is then
+        // "expected type, found function", the same message the service gives.
+        quote_spanned! {path.span()=>
+            #p::Dep {
+                id: <#path as #p::HookMeta>::ID,
+                name: <#path as #p::HookMeta>::NAME,
+            }
+        }
+    });
+    quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #ident {}
         impl #p::HookMeta for #ident {
-            const NAME: &'static str = #name;
-            const ORDER: u32 = #order;
+            const ID: &'static str = ::core::concat!(::core::module_path!(), #name);
+            const NAME: &'static str = #p::strip_crate(<Self as #p::HookMeta>::ID);
+            const ORDER: ::core::option::Option<u32> = #order;
             const TIMEOUT_MS: u64 = #timeout;
             const AT_START: bool = #at_start;
+            const AFTER: &'static [#p::Dep<'static>] = &[#(#after),*];
         }
-        #output_check
+    }
+}
+
+/// The fallback of `#[on_shutdown]`: the fn and a companion with what could be read,
+/// so a service listing the hook shows no follow-on error. A method or an associated
+/// fn (already reported) gets no companion: a struct cannot live in an impl block.
+pub(crate) fn hook_fallback(item: ItemFn) -> TokenStream {
+    if valid::is_associated(&item.sig) {
+        return item.into_token_stream();
+    }
+    let placeholder = valid::Hook {
+        order: None,
+        timeout_ms: 1,
+        at_start: false,
+        after: Vec::new(),
+        listed_elsewhere: true,
+    };
+    let companion = companion(&item, &placeholder);
+    quote! {
+        #item
+        #companion
     }
 }
 

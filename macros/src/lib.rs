@@ -32,10 +32,13 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let parsed = ast::ServiceArgs::parse(&cx, args.into());
+    // Kept for the fallback: the hooks stay listed, so an error in the service is not
+    // also "hook `x` is not listed" at every hook.
+    let hooks = parsed.on_shutdown.get().cloned().unwrap_or_default();
     let checked = valid::service(&cx, parsed, &item_fn);
     match (cx.check(), checked) {
         (Ok(()), Some(svc)) => expand::service(svc, item_fn).into(),
-        (Err(e), _) => fallback::with_errors(expand::service_fallback(item_fn), e).into(),
+        (Err(e), _) => fallback::with_errors(expand::service_fallback(item_fn, &hooks), e).into(),
         (Ok(()), None) => unreachable!("valid::service returns None only after an error"),
     }
 }
@@ -76,7 +79,7 @@ pub fn on_shutdown(args: TokenStream, item: TokenStream) -> TokenStream {
     let checked = valid::hook(&cx, parsed, &item_fn);
     match (cx.check(), checked) {
         (Ok(()), Some(h)) => expand::hook(h, item_fn).into(),
-        (Err(e), _) => fallback::with_errors(item_fn.into_token_stream(), e).into(),
+        (Err(e), _) => fallback::with_errors(expand::hook_fallback(item_fn), e).into(),
         (Ok(()), None) => unreachable!("valid::hook returns None only after an error"),
     }
 }

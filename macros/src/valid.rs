@@ -33,6 +33,13 @@ pub(crate) struct Service {
     /// The state type, when the signature names it (`App` in `anyhow::Result<App>`).
     pub(crate) state: Option<Type>,
     pub(crate) takes_service: bool,
+    /// `logging = false`.
+    pub(crate) logging: Option<bool>,
+    /// `flavor = "current_thread"`: `Some(true)`; `"multi_thread"`: `Some(false)`.
+    pub(crate) current_thread: Option<bool>,
+    pub(crate) worker_threads: Option<u32>,
+    /// `tell_clients_to_leave = false`.
+    pub(crate) tell_clients_to_leave: Option<bool>,
 }
 
 fn check_async(cx: &Ctxt, item: &ItemFn, attr: &str, what: &str) {
@@ -161,6 +168,41 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         }
     }
 
+    let rt = &args.runtime;
+    let current_thread = rt.flavor.get().and_then(|f| match f.value().as_str() {
+        "current_thread" => Some(true),
+        "multi_thread" => Some(false),
+        other => {
+            cx.error_spanned(
+                f,
+                format_args!(
+                    "`flavor` is \"multi_thread\" (the default) or \"current_thread\", not \"{other}\""
+                ),
+            );
+            None
+        }
+    });
+    let worker_threads = rt.worker_threads.get().and_then(|(n, lit)| {
+        if *n == 0 {
+            cx.error_spanned(
+                lit,
+                "`worker_threads` cannot be zero: give the runtime at least one thread, e.g. `worker_threads = 4`",
+            );
+            return None;
+        }
+        if current_thread == Some(true) {
+            cx.error_spanned(
+                lit,
+                "`worker_threads` has no meaning with `flavor = \"current_thread\"`, which runs everything \
+                 on the main thread: remove `worker_threads`, or use `flavor = \"multi_thread\"`",
+            );
+            return None;
+        }
+        Some(*n)
+    });
+    let logging = rt.logging.get().map(syn::LitBool::value);
+    let tell_clients_to_leave = args.tell_clients_to_leave.get().map(syn::LitBool::value);
+
     let (returns_result, state) = match &sig.output {
         ReturnType::Type(_, ty) if is_result(ty) => (true, result_ok_type(ty)),
         ReturnType::Type(_, ty) => (false, Some((**ty).clone())),
@@ -177,6 +219,10 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         returns_result,
         state,
         takes_service: first.is_some(),
+        logging,
+        current_thread,
+        worker_threads,
+        tell_clients_to_leave,
     })
 }
 
@@ -298,9 +344,12 @@ pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<
 
 /// A checked `#[on_shutdown]`.
 pub(crate) struct Hook {
-    pub(crate) order: u32,
+    pub(crate) order: Option<u32>,
     pub(crate) timeout_ms: u64,
     pub(crate) at_start: bool,
+    pub(crate) after: Vec<Path>,
+    /// `listed_elsewhere`: no service of this crate needs to list it.
+    pub(crate) listed_elsewhere: bool,
 }
 
 pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
@@ -335,38 +384,50 @@ pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
             "an #[on_shutdown] hook takes nothing or one `&State` parameter: remove this one",
         );
     }
+    // `Self` in the signature: an associated fn, which has no module-level name a
+    // service could list.
+    if mentions_self(&item.sig) {
+        cx.error_spanned(
+            &item.sig.ident,
+            format_args!(
+                "an #[on_shutdown] hook is a free fn, not an associated fn: move `{}` out of the impl block \
+                 (e.g. `async fn {}(app: &App)` at module level) so `on_shutdown = [..]` can list it",
+                item.sig.ident, item.sig.ident
+            ),
+        );
+    }
     let order = args.order.get().map(|(n, _)| *n);
     let timeout = args.timeout.get().map(|d| d.ms);
-    let missing: Vec<&str> = [
-        ("order = 1", !args.order.seen()),
-        ("timeout = \"5s\"", !args.timeout.seen()),
-    ]
-    .iter()
-    .filter(|(_, m)| *m)
-    .map(|(k, _)| *k)
-    .collect();
-    if !missing.is_empty() {
+    if !args.timeout.seen() && !args.suggested.contains(&"timeout") {
         cx.error(
             Span::call_site(),
             format_args!(
-                "#[on_shutdown] needs {}: write `#[on_shutdown({})]`",
-                missing
-                    .iter()
-                    .map(|k| format!("`{}`", k.split(' ').next().unwrap_or(k)))
-                    .collect::<Vec<_>>()
-                    .join(" and "),
-                [
-                    format!("order = {}", order.map_or("1".into(), |o| o.to_string())),
-                    format!(
-                        "timeout = {}",
-                        args.timeout
-                            .get()
-                            .map_or("\"5s\"".into(), |d| d.lit.to_token_stream().to_string())
-                    ),
-                ]
-                .join(", ")
+                "#[on_shutdown] needs `timeout`: write `#[on_shutdown({}timeout = \"5s\")]`",
+                order.map_or(String::new(), |o| format!("order = {o}, "))
             ),
         );
+    }
+    let after = args.after.take().unwrap_or_default();
+    let me = item.sig.ident.to_string();
+    for (i, path) in after.iter().enumerate() {
+        let text = path.to_token_stream().to_string().replace(' ', "");
+        let is_me = text == me || text == format!("self::{me}");
+        if is_me {
+            cx.error_spanned(
+                path,
+                format_args!(
+                    "hook `{me}` lists itself in `after`, so it could never start: remove `{me}` from its own `after`"
+                ),
+            );
+        } else if after[..i]
+            .iter()
+            .any(|p| p.to_token_stream().to_string().replace(' ', "") == text)
+        {
+            cx.error_spanned(
+                path,
+                format_args!("`{text}` is listed twice in `after`: list each hook once"),
+            );
+        }
     }
     let at_start = match args.at.get() {
         None => false,
@@ -386,10 +447,24 @@ pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
         },
     };
     Some(Hook {
-        order: order?,
+        order,
         timeout_ms: timeout?,
         at_start,
+        after,
+        listed_elsewhere: args.listed_elsewhere.get().is_some(),
     })
+}
+
+/// Whether the fn is certainly inside an impl block: it takes `self` or names `Self`.
+pub(crate) fn is_associated(sig: &syn::Signature) -> bool {
+    matches!(sig.inputs.first(), Some(FnArg::Receiver(_))) || mentions_self(sig)
+}
+
+fn mentions_self(sig: &syn::Signature) -> bool {
+    sig.to_token_stream()
+        .to_string()
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .any(|w| w == "Self")
 }
 
 pub(crate) fn handler(cx: &Ctxt, item: &ItemFn) -> Option<Type> {

@@ -13,7 +13,7 @@ pub fn set_current(in_flight: Option<crate::InFlight>) {
     crate::in_flight::set_current(in_flight);
 }
 pub use crate::{
-    Config, ConfigError, Quit, Service, ShuttingDown, Signal, Worker, report::IntoOutcome,
+    Config, ConfigError, Flavor, Quit, Service, ShuttingDown, Signal, Worker, report::IntoOutcome,
     workers::IntoWorker,
 };
 
@@ -25,18 +25,59 @@ pub const DEFAULT_STOP_TIMEOUT_MS: u64 = crate::workers::DEFAULT_STOP_TIMEOUT.as
 /// Carried by each `#[on_shutdown]` fn's companion struct.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an #[on_shutdown] hook",
-    label = "listed in `on_shutdown`, but has no #[on_shutdown] attribute",
-    note = "add `#[on_shutdown(order = N, timeout = \"5s\")]` to the fn"
+    label = "listed as a hook, but has no #[on_shutdown] attribute",
+    note = "add `#[on_shutdown(timeout = \"5s\")]` to the fn (with `order = N` or `after = [..]` to place it)"
 )]
 pub trait HookMeta {
-    /// The fn's name.
+    /// What tells it apart from every other hook: its path, crate included.
+    const ID: &'static str;
+    /// Its name in logs and messages: its path without the crate (`db::close`).
     const NAME: &'static str;
-    /// Its place in the sequence.
-    const ORDER: u32;
+    /// Its place in the `order` chain, if it has one.
+    const ORDER: Option<u32>;
     /// Its timeout in milliseconds.
     const TIMEOUT_MS: u64;
     /// Whether it runs at the start of the shutdown (`at = "start"`).
     const AT_START: bool;
+    /// The hooks it runs after.
+    const AFTER: &'static [Dep<'static>];
+}
+
+pub use crate::graph::{Dep, Node};
+
+/// `my_crate::db::close` → `db::close`: a hook's name from its path.
+pub const fn strip_crate(id: &'static str) -> &'static str {
+    let bytes = id.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b':' && bytes[i + 1] == b':' {
+            return match core::str::from_utf8(bytes.split_at(i + 2).1) {
+                Ok(rest) => rest,
+                Err(_) => id,
+            };
+        }
+        i += 1;
+    }
+    id
+}
+
+/// Whom `H` runs after, as an `after` entry.
+pub const fn dep<H: HookMeta>() -> Dep<'static> {
+    Dep {
+        id: H::ID,
+        name: H::NAME,
+    }
+}
+
+/// The hook `H`, as the graph check sees it.
+pub const fn node<H: HookMeta>() -> Node<'static> {
+    Node {
+        dep: dep::<H>(),
+        order: H::ORDER,
+        timeout_ms: H::TIMEOUT_MS,
+        at_start: H::AT_START,
+        after: H::AFTER,
+    }
 }
 
 /// Adds the hook whose companion is `H` to `builder`, at the start or the end.
@@ -48,19 +89,46 @@ where
     S: Send + Sync + 'static,
     H: HookMeta,
 {
-    builder.add_hook(
-        H::AT_START,
-        H::NAME.to_owned(),
-        H::ORDER,
-        Duration::from_millis(H::TIMEOUT_MS),
-        hook.into_hook(),
-    )
+    builder.add_hook(crate::config::HookSpec {
+        id: H::ID.to_owned(),
+        name: H::NAME.to_owned(),
+        order: H::ORDER,
+        timeout: Duration::from_millis(H::TIMEOUT_MS),
+        at_start: H::AT_START,
+        after: H::AFTER
+            .iter()
+            .map(|d| (d.id.to_owned(), d.name.to_owned()))
+            .collect(),
+        hook: hook.into_hook(),
+    })
 }
 
 /// Implemented once per listed hook for its order: two hooks with the same order
 /// fail to compile with "conflicting implementations of trait
-/// `HookOrderMustBeUnique<N>`", pointing at both.
-pub trait HookOrderMustBeUnique<const ORDER: u32> {}
+/// `HookOrderMustBeUnique<N>`", pointing at both. A hook without an order gets a
+/// slot of its own above every order.
+pub trait HookOrderMustBeUnique<const ORDER: u64> {}
+
+/// The slot of the `i`-th listed hook in [`HookOrderMustBeUnique`].
+pub const fn order_slot(order: Option<u32>, i: u64) -> u64 {
+    match order {
+        Some(o) => o as u64,
+        None => (1 << 32) + i,
+    }
+}
+
+/// Implemented by `#[service]` for every hook it lists (`M` is a type of that
+/// service's own): a hook no service lists fails to compile instead of never running.
+#[diagnostic::on_unimplemented(
+    message = "hook `{Self}` is not listed by any #[service] in this crate, so it would never run",
+    label = "no service lists this hook",
+    note = "add it to the service: `#[service(.., on_shutdown = [.., {Self}])]`",
+    note = "if a service in another crate lists it, write `#[on_shutdown(.., listed_elsewhere)]`"
+)]
+pub trait Listed<M> {}
+
+/// Fails to compile unless some `#[service]` lists the hook `H`.
+pub const fn assert_listed<H: Listed<M>, M>() {}
 
 /// Checks at compile time that a hook's return type is accepted.
 pub fn assert_outcome<T: IntoOutcome>() {}
@@ -137,60 +205,66 @@ impl<const N: usize> ConstBuf<N> {
     }
 }
 
-/// The budget check's verdict, with its message formatted at compile time.
-pub struct Budget {
-    exceeded: bool,
+/// A compile-time check's verdict, with its message formatted at compile time.
+pub struct Verdict {
+    failed: bool,
     msg: ConstBuf<1024>,
 }
 
-impl Budget {
-    /// Whether drain delay plus hook timeouts exceed grace.
-    pub const fn exceeded(&self) -> bool {
-        self.exceeded
+impl Verdict {
+    /// Whether the check failed (the build should stop with [`as_str`](Self::as_str)).
+    pub const fn failed(&self) -> bool {
+        self.failed
     }
 
-    /// The message, with the real numbers.
+    /// The message, with the real names and numbers.
     pub const fn as_str(&self) -> &str {
         self.msg.as_str()
     }
 }
 
-/// Whether `drain_ms` plus every hook's timeout fits in `grace_ms`; if not, the
-/// message names every number.
-pub const fn budget(grace_ms: u64, drain_ms: u64, hooks: &[(&str, u64)]) -> Budget {
-    let mut total = drain_ms;
-    let mut i = 0;
-    while i < hooks.len() {
-        total = total.saturating_add(hooks[i].1);
-        i += 1;
-    }
-    let mut b = Budget {
-        exceeded: total > grace_ms,
+/// What is wrong with the `i`-th listed hook's place in the graph (an unknown name in
+/// its `after`, itself in its `after`, a cycle found from it, a start/end mix).
+pub const fn hook_problem(hooks: &[Node<'_>], i: usize) -> Verdict {
+    let a = crate::graph::analyze(hooks);
+    let mut v = Verdict {
+        failed: false,
         msg: ConstBuf::new(),
     };
-    if !b.exceeded {
-        return b;
+    let here = match a.problem.hook() {
+        Some(h) => h == i,
+        None => i == 0 && !matches!(a.problem, crate::graph::Problem::None),
+    };
+    if here {
+        v.failed = true;
+        crate::graph::push_problem(&mut v.msg, hooks, &a);
     }
-    let m = &mut b.msg;
-    m.push("the shutdown does not fit in grace: drain_delay ");
-    m.push_duration(drain_ms);
-    let mut i = 0;
-    while i < hooks.len() {
-        m.push(" + ");
-        m.push_duration(hooks[i].1);
-        m.push(" (");
-        m.push(hooks[i].0);
-        m.push(")");
-        i += 1;
+    v
+}
+
+/// Whether the sequence fits in `grace_ms`: start hooks, drain delay and end hooks
+/// along their critical paths, and the margin. A graph with a problem passes here
+/// (its problem is reported at its hook).
+pub const fn budget(grace_ms: u64, drain_ms: u64, hooks: &[Node<'_>]) -> Verdict {
+    let a = crate::graph::analyze(hooks);
+    let mut v = Verdict {
+        failed: false,
+        msg: ConstBuf::new(),
+    };
+    if matches!(a.problem, crate::graph::Problem::None)
+        && crate::graph::needed_ms(&a, drain_ms, 0) > grace_ms
+    {
+        v.failed = true;
+        crate::graph::push_budget(
+            &mut v.msg,
+            hooks,
+            &a,
+            grace_ms,
+            drain_ms,
+            crate::graph::SlowestWorker::NONE,
+        );
     }
-    m.push(" = ");
-    m.push_duration(total);
-    m.push(" is more than grace ");
-    m.push_duration(grace_ms);
-    m.push("; raise grace to at least ");
-    m.push_duration(total);
-    m.push(", or shorten the drain delay or the hook timeouts");
-    b
+    v
 }
 
 /// A `#[worker(every = …)]` struct: its inherent `tick`, with the outcome erased.
@@ -283,14 +357,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn budget_message_names_every_number() {
-        const B: Budget = budget(30_000, 10_000, &[("close_db", 25_000), ("flush", 2_000)]);
-        assert!(B.exceeded());
+    fn budget_message_names_the_chain() {
+        const HOOKS: &[Node<'static>] = &[
+            Node {
+                dep: Dep {
+                    id: "c::close_db",
+                    name: "close_db",
+                },
+                order: Some(1),
+                timeout_ms: 25_000,
+                at_start: false,
+                after: &[],
+            },
+            Node {
+                dep: Dep {
+                    id: "c::flush",
+                    name: "flush",
+                },
+                order: Some(2),
+                timeout_ms: 2_000,
+                at_start: false,
+                after: &[],
+            },
+        ];
+        const B: Verdict = budget(30_000, 10_000, HOOKS);
+        assert!(B.failed());
         assert_eq!(
             B.as_str(),
-            "the shutdown does not fit in grace: drain_delay 10s + 25s (close_db) + 2s (flush) = 37s \
-             is more than grace 30s; raise grace to at least 37s, or shorten the drain delay or the hook timeouts"
+            "the shutdown does not fit in grace: drain_delay 10s + close_db 25s → flush 2s + 100ms margin \
+             for the report = 37s100ms is more than grace 30s; raise grace to 38s, or shorten the drain \
+             delay or the timeouts on this chain"
         );
-        assert!(!budget(40_000, 10_000, &[("a", 30_000)]).exceeded());
+        // An exact fit leaves no room for the report: refused.
+        assert!(budget(37_000, 10_000, HOOKS).failed());
+        assert!(!budget(37_100, 10_000, HOOKS).failed());
+        assert_eq!(strip_crate("my_crate::db::close"), "db::close");
+        assert_eq!(strip_crate("my_crate"), "my_crate");
     }
 }

@@ -1,6 +1,6 @@
 //! The builder, the validated configuration, and the errors that stop a start.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -66,21 +66,61 @@ pub enum ConfigError {
         /// The shared name.
         name: String,
     },
-    /// The drain delay and the hooks' timeouts do not fit inside `grace`.
-    #[error(
-        "the shutdown does not fit in grace: drain_delay {} + hook timeouts {} = {} is more than grace {}; \
-         raise grace to at least {}, or shorten the drain delay or the hook timeouts",
-        fmt_duration(*drain_delay), fmt_duration(*hooks), fmt_duration(*drain_delay + *hooks),
-        fmt_duration(*grace), fmt_duration(*drain_delay + *hooks)
-    )]
+    /// The drain delay and the hooks' critical paths (plus a margin for the report)
+    /// do not fit inside `grace`.
+    #[error("{message}")]
     Budget {
         /// The configured grace.
         grace: Duration,
-        /// The configured drain delay.
-        drain_delay: Duration,
-        /// The sum of every hook's timeout.
-        hooks: Duration,
+        /// What the sequence needs at most.
+        needed: Duration,
+        /// The chain that does not fit, with every number, and the fix.
+        message: String,
     },
+    /// A hook's `after` names a hook the service does not have.
+    #[error(
+        "hook `{hook}` runs after `{after}`, which is not a hook of this service: add `{after}` \
+         to the service's hooks, or remove it from `after`"
+    )]
+    UnknownAfter {
+        /// The hook.
+        hook: String,
+        /// The name it waits for.
+        after: String,
+    },
+    /// A hook lists itself in `after`.
+    #[error(
+        "hook `{hook}` lists itself in `after`, so it could never start: remove it from its own `after`"
+    )]
+    SelfAfter {
+        /// The hook.
+        hook: String,
+    },
+    /// A hook waits for one in the other part of the shutdown (start or end).
+    #[error(
+        "hook `{hook}` and the hook `{after}` it runs after are not in the same part of the shutdown \
+         (start or end): a start hook cannot wait for an end hook, and an end hook runs after \
+         every start hook anyway; remove `{after}` from `after`"
+    )]
+    AfterAcrossPhases {
+        /// The hook.
+        hook: String,
+        /// The hook it waits for.
+        after: String,
+    },
+    /// The hooks wait for each other in a cycle.
+    #[error(
+        "hooks wait for each other in a cycle, so none of them could start: {} (each runs after \
+         the next, through `after` or `order`); remove one of these from an `after` list",
+        cycle.join(" → ")
+    )]
+    HookCycle {
+        /// The hooks around the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// More hooks than one service may have.
+    #[error("a service has at most 64 hooks: merge some of them")]
+    TooManyHooks,
     /// The probes address does not parse or resolve.
     #[error(
         "probes address `{addr}` is not a socket address ({reason}): write e.g. \"0.0.0.0:8081\""
@@ -127,12 +167,30 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
 }
 
 pub(crate) struct HookSpec<S> {
+    /// What tells it apart: the fn's path for an attribute, the name for the builder.
+    pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) order: u32,
+    /// Its place in the `order` chain, if any.
+    pub(crate) order: Option<u32>,
     pub(crate) timeout: Duration,
     /// Runs right after readiness turns false, before the drain delay.
     pub(crate) at_start: bool,
+    /// The `(id, name)` of every hook it runs after.
+    pub(crate) after: Vec<(String, String)>,
     pub(crate) hook: Hook<S>,
+}
+
+/// The hooks' graph, as the sequence runs it.
+pub(crate) struct Plan {
+    /// For each hook (by index in `hooks`), the hooks it waits for.
+    pub(crate) deps: Vec<Vec<usize>>,
+    /// The longest chain of start hooks' timeouts.
+    pub(crate) start_path: Duration,
+    /// The longest chain of end hooks' timeouts.
+    pub(crate) end_path: Duration,
+    /// What grace leaves a worker's stop at step 4 when everything else takes its
+    /// longest: a worker spawned in setup with a longer `stop_timeout` is warned of.
+    pub(crate) worker_room: Duration,
 }
 
 /// Configures a service; finish with [`run`](Self::run) (inside your own runtime) or
@@ -296,9 +354,10 @@ impl<S: Send + Sync + 'static> Builder<S> {
     }
 
     /// Adds a cleanup hook: an `async fn` taking nothing or `&S`, returning `()` or
-    /// `Result<(), E>`. Hooks run after workers stopped and calls drained, in
-    /// ascending `order`, each bounded by its `timeout`; one that fails, panics or
-    /// times out is reported and the next still runs.
+    /// `Result<(), E>`. Hooks run after workers stopped and calls drained; a hook with
+    /// an `order` runs after the hook with the next lower order (so ordered hooks run
+    /// one after another, ascending), each bounded by its `timeout`; one that fails,
+    /// panics or times out is reported and the next still runs.
     pub fn on_shutdown<M>(
         self,
         name: impl Into<String>,
@@ -306,7 +365,35 @@ impl<S: Send + Sync + 'static> Builder<S> {
         timeout: Duration,
         hook: impl IntoHook<S, M>,
     ) -> Self {
-        self.add_hook(false, name.into(), order, timeout, hook.into_hook())
+        self.hook(false, name.into(), Some(order), timeout, Vec::new(), hook)
+    }
+
+    /// Adds a cleanup hook that runs as soon as every hook named in `after` has
+    /// ended, whatever their outcome (at once if `after` is empty), concurrently with
+    /// every hook it has no path to. The same as `#[on_shutdown(timeout = ..,
+    /// after = [..])]`.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn stop_producer() {} async fn stop_cache() {} async fn close_db() {}
+    /// # let s = Duration::from_secs(1);
+    /// winddown::Service::builder::<()>("svc")
+    ///     .grace(Duration::from_secs(30))
+    ///     .on_shutdown_after("stop_producer", 10 * s, [""; 0], stop_producer)
+    ///     .on_shutdown_after("stop_cache", 3 * s, [""; 0], stop_cache)
+    ///     // 10s + 15s on the longest chain: fits in 30s although the sum is 28s.
+    ///     .on_shutdown_after("close_db", 15 * s, ["stop_producer", "stop_cache"], close_db)
+    /// #   ;
+    /// ```
+    pub fn on_shutdown_after<M>(
+        self,
+        name: impl Into<String>,
+        timeout: Duration,
+        after: impl IntoIterator<Item = impl Into<String>>,
+        hook: impl IntoHook<S, M>,
+    ) -> Self {
+        let after = after.into_iter().map(Into::into).collect();
+        self.hook(false, name.into(), None, timeout, after, hook)
     }
 
     /// Adds a hook that runs at the *start* of the shutdown, right after readiness
@@ -320,24 +407,45 @@ impl<S: Send + Sync + 'static> Builder<S> {
         timeout: Duration,
         hook: impl IntoHook<S, M>,
     ) -> Self {
-        self.add_hook(true, name.into(), order, timeout, hook.into_hook())
+        self.hook(true, name.into(), Some(order), timeout, Vec::new(), hook)
     }
 
-    pub(crate) fn add_hook(
-        mut self,
+    /// A start hook placed by `after` (other start hooks), as
+    /// [`on_shutdown_after`](Self::on_shutdown_after) places an end hook.
+    pub fn on_shutdown_at_start_after<M>(
+        self,
+        name: impl Into<String>,
+        timeout: Duration,
+        after: impl IntoIterator<Item = impl Into<String>>,
+        hook: impl IntoHook<S, M>,
+    ) -> Self {
+        let after = after.into_iter().map(Into::into).collect();
+        self.hook(true, name.into(), None, timeout, after, hook)
+    }
+
+    fn hook<M>(
+        self,
         at_start: bool,
         name: String,
-        order: u32,
+        order: Option<u32>,
         timeout: Duration,
-        hook: Hook<S>,
+        after: Vec<String>,
+        hook: impl IntoHook<S, M>,
     ) -> Self {
-        self.hooks.push(HookSpec {
+        self.add_hook(HookSpec {
+            id: name.clone(),
             name,
             order,
             timeout,
             at_start,
-            hook,
-        });
+            after: after.into_iter().map(|a| (a.clone(), a)).collect(),
+            hook: hook.into_hook(),
+        })
+    }
+
+    /// Adds a hook, from the builder or from `#[service]`: one implementation.
+    pub(crate) fn add_hook(mut self, spec: HookSpec<S>) -> Self {
+        self.hooks.push(spec);
         self
     }
 
@@ -399,12 +507,30 @@ impl<S: Send + Sync + 'static> Builder<S> {
             if hook.timeout.is_zero() {
                 return Err(zero(format!("the timeout of hook `{}`", hook.name)));
             }
-            unique(&mut names, "hook", &hook.name)?;
+            // Unique by identity: a builder hook's name, an attribute hook's path.
+            unique(&mut names, "hook", &hook.id)?;
         }
-        self.hooks.sort_by_key(|h| h.order);
-        if let Some(pair) = self.hooks.windows(2).find(|w| w[0].order == w[1].order) {
+        // Two attribute hooks of different crates may share the name they log under
+        // (`db::close` here and in a library): they then log under their full path.
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        for hook in &self.hooks {
+            *by_name.entry(hook.name.as_str()).or_default() += 1;
+        }
+        let shared: HashSet<String> = (by_name.into_iter())
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for hook in &mut self.hooks {
+            if shared.contains(&hook.name) {
+                hook.name = hook.id.clone();
+            }
+        }
+        let mut ordered: Vec<&HookSpec<S>> =
+            self.hooks.iter().filter(|h| h.order.is_some()).collect();
+        ordered.sort_by_key(|h| h.order);
+        if let Some(pair) = ordered.windows(2).find(|w| w[0].order == w[1].order) {
             return Err(ConfigError::DuplicateOrder {
-                order: pair[0].order,
+                order: pair[0].order.unwrap_or_default(),
                 first: pair[0].name.clone(),
                 second: pair[1].name.clone(),
             });
@@ -431,14 +557,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             }
             unique(&mut names, "readiness check", &check.name)?;
         }
-        let hooks: Duration = self.hooks.iter().map(|h| h.timeout).sum();
-        if self.drain_delay + hooks > self.grace {
-            return Err(ConfigError::Budget {
-                grace: self.grace,
-                drain_delay: self.drain_delay,
-                hooks,
-            });
-        }
+        let plan = plan(&self.hooks, &self.workers, self.grace, self.drain_delay)?;
         Ok(Config {
             name: self.name,
             grace: self.grace,
@@ -446,6 +565,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             probes,
             signals: self.signals,
             hooks: self.hooks,
+            plan,
             workers: self.workers,
             checks: self.checks,
             logging: self.logging,
@@ -502,12 +622,99 @@ pub struct Config<S> {
     pub(crate) probes: Option<Vec<SocketAddr>>,
     pub(crate) signals: Vec<Signal>,
     pub(crate) hooks: Vec<HookSpec<S>>,
+    pub(crate) plan: Plan,
     pub(crate) workers: Vec<Worker>,
     pub(crate) checks: Vec<Check>,
     pub(crate) logging: bool,
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
+}
+
+/// Checks the hooks' graph with the same `const fn` the compile-time check runs, and
+/// that its critical paths fit in `grace`.
+fn plan<S>(
+    hooks: &[HookSpec<S>],
+    workers: &[Worker],
+    grace: Duration,
+    drain: Duration,
+) -> Result<Plan, ConfigError> {
+    use crate::graph::{self, Dep, Node, Problem};
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let after: Vec<Vec<Dep<'_>>> = (hooks.iter())
+        .map(|h| {
+            (h.after.iter())
+                .map(|(id, name)| Dep { id, name })
+                .collect()
+        })
+        .collect();
+    let nodes: Vec<Node<'_>> = (hooks.iter().zip(&after))
+        .map(|(h, after)| Node {
+            dep: Dep {
+                id: &h.id,
+                name: &h.name,
+            },
+            order: h.order,
+            timeout_ms: ms(h.timeout),
+            at_start: h.at_start,
+            after,
+        })
+        .collect();
+    let a = graph::analyze(&nodes);
+    let name = |i: usize| hooks[i].name.clone();
+    match a.problem {
+        Problem::None => {}
+        Problem::TooMany => return Err(ConfigError::TooManyHooks),
+        Problem::Unknown { hook, dep } => {
+            return Err(ConfigError::UnknownAfter {
+                hook: name(hook),
+                after: hooks[hook].after[dep].1.clone(),
+            });
+        }
+        Problem::SelfDependency { hook } => {
+            return Err(ConfigError::SelfAfter { hook: name(hook) });
+        }
+        Problem::CrossPhase { hook, dep } => {
+            return Err(ConfigError::AfterAcrossPhases {
+                hook: name(hook),
+                after: name(dep),
+            });
+        }
+        Problem::Cycle { .. } => {
+            return Err(ConfigError::HookCycle {
+                cycle: a.cycle.hooks().iter().map(|&i| name(i)).collect(),
+            });
+        }
+    }
+    let worker = (workers.iter())
+        .map(|w| graph::SlowestWorker {
+            name: w.name(),
+            stop_ms: ms(w.stop_limit()),
+        })
+        .max_by_key(|w| w.stop_ms)
+        .unwrap_or(graph::SlowestWorker::NONE);
+    let needed = graph::needed_ms(&a, ms(drain), worker.stop_ms);
+    if needed > ms(grace) {
+        let mut message = crate::__private::ConstBuf::<2048>::new();
+        graph::push_budget(&mut message, &nodes, &a, ms(grace), ms(drain), worker);
+        return Err(ConfigError::Budget {
+            grace,
+            needed: Duration::from_millis(needed),
+            message: message.as_str().to_owned(),
+        });
+    }
+    Ok(Plan {
+        deps: (0..nodes.len())
+            .map(|i| graph::deps_of(&nodes, i))
+            .collect(),
+        start_path: Duration::from_millis(a.start.ms),
+        end_path: Duration::from_millis(a.end.ms),
+        worker_room: grace.saturating_sub(Duration::from_millis(graph::needed_ms(
+            &a,
+            ms(drain),
+            0,
+        ))),
+    })
 }
 
 impl<S> Config<S> {
@@ -531,13 +738,20 @@ impl<S> Config<S> {
     pub fn signals(&self) -> &[Signal] {
         &self.signals
     }
-    /// The hooks as `(name, order, timeout)`, in the order they run (start hooks first).
-    pub fn hooks(&self) -> impl Iterator<Item = (&str, u32, Duration)> {
-        let start = self.hooks.iter().filter(|h| h.at_start);
-        let end = self.hooks.iter().filter(|h| !h.at_start);
-        start
-            .chain(end)
+    /// The hooks as `(name, order, timeout)`, start hooks first, then by order
+    /// (hooks placed by `after` only have no order and come last).
+    pub fn hooks(&self) -> impl Iterator<Item = (&str, Option<u32>, Duration)> {
+        let mut hooks: Vec<&HookSpec<S>> = self.hooks.iter().collect();
+        hooks.sort_by_key(|h| (!h.at_start, h.order.is_none(), h.order));
+        hooks
+            .into_iter()
             .map(|h| (h.name.as_str(), h.order, h.timeout))
+    }
+
+    /// The longest time the hooks can take: the critical path of the start hooks plus
+    /// that of the end hooks (hooks with no path between them run concurrently).
+    pub fn hooks_critical_path(&self) -> Duration {
+        self.plan.start_path + self.plan.end_path
     }
 }
 
@@ -634,9 +848,99 @@ mod tests {
             .on_shutdown("db", 1, Duration::from_secs(25), || async {}));
         assert_eq!(
             e,
-            "the shutdown does not fit in grace: drain_delay 10s + hook timeouts 25s = 35s is more \
-             than grace 30s; raise grace to at least 35s, or shorten the drain delay or the hook timeouts"
+            "the shutdown does not fit in grace: drain_delay 10s + db 25s + 100ms margin for the report \
+             = 35s100ms is more than grace 30s; raise grace to 36s, or shorten the drain delay or the \
+             timeouts on this chain"
         );
+        // An exact fit is refused: the report needs its moment.
+        let exact = Service::builder::<()>("svc")
+            .grace(Duration::from_secs(3))
+            .drain_delay(S)
+            .on_shutdown("db", 1, 2 * S, || async {});
+        assert!(matches!(exact.build(), Err(ConfigError::Budget { .. })));
+    }
+
+    #[test]
+    fn hooks_are_told_apart_by_their_path() {
+        let spec = |id: &str| HookSpec::<()> {
+            id: id.into(),
+            name: "db::close".into(),
+            order: None,
+            timeout: S,
+            at_start: false,
+            after: Vec::new(),
+            hook: (|| async {}).into_hook(),
+        };
+        let c = Service::builder::<()>("svc")
+            .add_hook(spec("app::db::close"))
+            .add_hook(spec("lib::db::close"))
+            .build()
+            .unwrap();
+        let names: Vec<_> = c.hooks().map(|(n, _, _)| n).collect();
+        assert_eq!(names, ["app::db::close", "lib::db::close"]);
+        let e = err(Service::builder("svc")
+            .add_hook(spec("app::db::close"))
+            .add_hook(spec("app::db::close")));
+        assert!(e.contains("two hooks are named `app::db::close`"), "{e}");
+    }
+
+    #[test]
+    fn the_budget_counts_the_slowest_workers_stop() {
+        let worker = || Worker::every_fn("ticker", S, || async {}).stop_timeout(2 * S);
+        let e = err(Service::builder("svc")
+            .grace(3 * S)
+            .drain_delay(S)
+            .worker(worker())
+            .on_shutdown("db", 1, S, || async {}));
+        assert_eq!(
+            e,
+            "the shutdown does not fit in grace: drain_delay 1s + worker ticker stop_timeout 2s + db 1s \
+             + 100ms margin for the report = 4s100ms is more than grace 3s; raise grace to 5s, or shorten \
+             the drain delay or the timeouts on this chain"
+        );
+        // The tightest grace accepted leaves the worker its stop and the report its moment.
+        let c = Service::builder::<()>("svc")
+            .grace(Duration::from_millis(4_100))
+            .drain_delay(S)
+            .worker(worker())
+            .on_shutdown("db", 1, S, || async {})
+            .build()
+            .unwrap();
+        assert_eq!(c.plan.worker_room, 2 * S);
+    }
+
+    #[test]
+    fn the_budget_is_the_critical_path() {
+        let c = Service::builder::<()>("svc")
+            .grace(Duration::from_secs(20))
+            .on_shutdown_after("producer", 10 * S, [""; 0], || async {})
+            .on_shutdown_after("cache", 3 * S, [""; 0], || async {})
+            .on_shutdown_after("db", 5 * S, ["producer", "cache"], || async {})
+            .on_shutdown("telemetry", 1, 2 * S, || async {})
+            .build()
+            .unwrap();
+        assert_eq!(c.hooks_critical_path(), 15 * S);
+        let e = err(Service::builder("svc")
+            .grace(Duration::from_secs(14))
+            .on_shutdown_after("producer", 10 * S, [""; 0], || async {})
+            .on_shutdown_after("db", 5 * S, ["producer"], || async {}));
+        assert!(e.contains("producer 10s → db 5s"), "{e}");
+    }
+
+    #[test]
+    fn the_graph_is_checked_by_name() {
+        let e = err(Service::builder("svc").on_shutdown_after("db", S, ["nope"], || async {}));
+        assert!(e.starts_with("hook `db` runs after `nope`"), "{e}");
+        let e = err(Service::builder("svc").on_shutdown_after("db", S, ["db"], || async {}));
+        assert!(e.contains("lists itself"), "{e}");
+        let e = err(Service::builder("svc")
+            .on_shutdown_after("close_db", S, ["flush_cache"], || async {})
+            .on_shutdown_after("flush_cache", S, ["close_db"], || async {}));
+        assert!(e.contains("close_db → flush_cache → close_db"), "{e}");
+        let e = err(Service::builder("svc")
+            .on_shutdown_at_start("leave", 1, S, || async {})
+            .on_shutdown_after("db", S, ["leave"], || async {}));
+        assert!(e.contains("not in the same part"), "{e}");
     }
 
     #[test]
@@ -673,7 +977,7 @@ mod tests {
             .build()
             .unwrap();
         let order: Vec<_> = c.hooks().map(|(n, o, _)| (n, o)).collect();
-        assert_eq!(order, [("first", 1), ("second", 2)]);
+        assert_eq!(order, [("first", Some(1)), ("second", Some(2))]);
         assert_eq!(c.grace(), Duration::from_secs(40));
         assert_eq!(c.probes().unwrap().len(), 1);
     }

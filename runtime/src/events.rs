@@ -241,6 +241,9 @@ impl StepSpan {
             name: self.name,
             outcome,
             elapsed,
+            // Not measured from the shutdown's start here: the sequence's own steps
+            // carry it (a hook's `started` is what tells concurrency apart).
+            started: Duration::ZERO,
         }
     }
 }

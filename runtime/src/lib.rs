@@ -49,8 +49,9 @@
 //! 2. the drain delay: everything keeps serving while load balancers notice;
 //! 3. intake closes: new tracked calls get [`ShuttingDown`];
 //! 4. workers are told to quit while calls in flight drain, concurrently, within
-//!    what `grace` leaves after the hooks' timeouts;
-//! 5. `on_shutdown` hooks run in ascending order, each bounded by its timeout;
+//!    what `grace` leaves after the end hooks' critical path;
+//! 5. `on_shutdown` hooks run as their graph says (`after = [..]`, `order = N` as a
+//!    chain), concurrently where nothing orders them, each bounded by its timeout;
 //! 6. the [`Report`] is logged and the process exits 0 if every step was clean, 1
 //!    otherwise, 128 + the signal's number on a second signal.
 //!
@@ -72,6 +73,7 @@
 // six steps, what triggers it, the parts it drives, and the report it ends with.
 mod body;
 mod config;
+mod graph;
 pub mod hooks;
 pub mod in_flight;
 mod probes;
@@ -124,12 +126,20 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// | `probes` | `"0.0.0.0:8081"`, or an expression giving an address | none |
 /// | `signals` | `["SIGTERM", "SIGINT"]` | those two |
 /// | `on_shutdown` | `[close_db, db::flush]`: paths of `#[on_shutdown]` fns | none |
+/// | `logging` | `false`: install no tracing subscriber, yours is used | `true` |
+/// | `flavor` | `"multi_thread"` or `"current_thread"`: the tokio runtime | `"multi_thread"` |
+/// | `worker_threads` | whole number, multi-thread runtime only | tokio's default |
+/// | `tell_clients_to_leave` | `false`: no `Connection: close` / GOAWAY from the trigger ([`Builder::tell_clients_to_leave`]) | `true` |
 ///
 /// Durations are strings of whole numbers with units `h`, `m`, `s`, `ms`, largest
 /// first (`"1m30s"`, `"250ms"`). Checked at compile time: every key and value, that no
 /// two listed hooks share an order (E0119 "conflicting implementations of trait
-/// `HookOrderMustBeUnique<N>`"), that each listed path is a hook, and that
-/// `drain_delay` plus the hooks' timeouts fit in `grace` (the message gives the numbers).
+/// `HookOrderMustBeUnique<N>`"), that each listed path is a hook, that every
+/// `#[on_shutdown]` fn of the crate is listed, that the hooks' `after` lists name
+/// hooks of this service and form no cycle (the message spells the cycle out), and
+/// that the sequence fits in `grace`: start hooks, `drain_delay`, the longest chain of
+/// end hooks through the graph (its critical path, not the sum of every timeout) and
+/// a 100 ms margin for the report (the message names the chain and its numbers).
 ///
 /// The fn may take nothing or `svc: Service`, and return `()`, the state, or
 /// `Result<State, E>` for any `E: Display + Debug + Send + Sync + 'static`; an error
@@ -202,31 +212,62 @@ pub use workers::Worker;
 /// ```
 pub use winddown_macros::worker;
 
-/// Makes an async fn a cleanup hook with an order and a timeout.
+/// Makes an async fn a cleanup hook with a timeout and a place in the shutdown.
 ///
 /// The fn stays callable as written. It takes nothing or `&State` (the value setup
 /// returned) and returns `()` or `Result<(), E>`. Beside it the attribute puts a
-/// hidden companion of the same name carrying its name, order and timeout, so
-/// `#[service(on_shutdown = [...])]` can check the whole list at compile time,
-/// wherever the hooks are defined. Hooks run after workers stopped and calls
-/// drained, in ascending `order`, each bounded by its `timeout`; one that fails,
-/// panics or times out is reported and the next still runs. Inside a hook,
-/// [`deadline`] says when it will be cut off.
+/// hidden companion of the same name carrying its path, order, `after` list and
+/// timeout, so `#[service(on_shutdown = [...])]` can check the whole graph at compile
+/// time, wherever the hooks are defined. Hooks are named by their path (`db::close`
+/// and `cache::close` are two hooks). End hooks run after workers stopped and calls
+/// drained, start hooks (`at = "start"`) right after readiness turns false.
+///
+/// **Where a hook runs.** A hook with `after = [a, b]` starts once `a` and `b` have
+/// ended, whatever their outcome. Hooks with `order = N` form one chain: each starts
+/// once the ordered hook just below it has ended, so they run one after another,
+/// ascending, as they always did. A hook with neither depends on nothing. Hooks with
+/// no path between them run concurrently; each is bounded by its `timeout`; one that
+/// fails, panics or times out is reported and the hooks after it still run. Both
+/// may be mixed: `order` adds an edge to the previous ordered hook, `after` adds
+/// edges to the hooks it names. Inside a hook, [`deadline`] says when it will be cut
+/// off.
+///
+/// Every `#[on_shutdown]` fn must be listed by a `#[service]` of the same crate, or
+/// the build fails ("hook `x` is not listed by any #[service] in this crate"), so a
+/// hook cannot be silently forgotten. A hook a service of another crate lists says
+/// `listed_elsewhere`.
 ///
 /// | key | value |
 /// |---|---|
-/// | `order` | whole number, unique across the service's hooks (required) |
 /// | `timeout` | duration (required, not zero) |
+/// | `after` | `[stop_producer, cache::flush]`: hooks of the same service this one waits for |
+/// | `order` | whole number, unique across the service's hooks: places the hook in the ordered chain |
 /// | `at` | `"end"` (default: after the drain) or `"start"`: right after readiness turns false, before the drain delay, e.g. to leave service discovery |
+/// | `listed_elsewhere` | flag: a service in another crate lists this hook |
 ///
-/// ```
+/// ```no_run
+/// use winddown::{on_shutdown, service};
+///
 /// struct App;
 ///
-/// #[winddown::on_shutdown(order = 1, timeout = "25s")]
+/// #[on_shutdown(timeout = "10s")]
+/// async fn stop_producer(_app: &App) {}
+///
+/// #[on_shutdown(timeout = "3s")]
+/// async fn flush_cache(_app: &App) {}
+///
+/// #[on_shutdown(timeout = "25s", after = [stop_producer, flush_cache])]
 /// async fn close_db(_app: &App) -> anyhow::Result<()> { Ok(()) }
 ///
-/// #[winddown::on_shutdown(order = 2, timeout = "2s")]
+/// #[on_shutdown(timeout = "2s", after = [close_db])]
 /// async fn flush_telemetry() {}
+///
+/// // The timeouts sum to 40s, but the longest chain is 10s + 25s + 2s = 37s.
+/// #[service(name = "myservice", grace = "38s",
+///           on_shutdown = [stop_producer, flush_cache, close_db, flush_telemetry])]
+/// async fn main() -> App {
+///     App
+/// }
 /// ```
 pub use winddown_macros::on_shutdown;
 

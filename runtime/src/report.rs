@@ -109,6 +109,16 @@ pub struct Step {
     pub outcome: Outcome,
     /// How long it took.
     pub elapsed: Duration,
+    /// When it started, from the start of the shutdown (zero for setup): with
+    /// `elapsed`, which hooks ran concurrently.
+    pub started: Duration,
+}
+
+impl Step {
+    /// Whether this step and `other` ran at the same time for a while.
+    pub fn overlaps(&self, other: &Step) -> bool {
+        self.started < other.started + other.elapsed && other.started < self.started + self.elapsed
+    }
 }
 
 /// What happened during a shutdown, returned by [`Config::run`](crate::Config::run)
@@ -119,7 +129,8 @@ pub struct Report {
     pub service: String,
     /// What started the shutdown.
     pub cause: Cause,
-    /// Every step, in the order they ended within each phase.
+    /// Every step, in the order they ended within each phase (hooks that run
+    /// concurrently appear in the order they ended).
     pub steps: Vec<Step>,
     /// From the start of the shutdown to the end of the last hook.
     pub total: Duration,
@@ -150,15 +161,27 @@ impl Report {
     pub(crate) fn log(&self) {
         for step in &self.steps {
             let elapsed_ms = step.elapsed.as_millis() as u64;
+            let started_ms = step.started.as_millis() as u64;
             let (service, phase, name) = (&self.service, step.phase.as_str(), &step.name);
+            // For hooks: the hooks it ran beside, so the log shows the concurrency.
+            let with: Vec<&str> = match step.phase {
+                Phase::Hook => (self.steps.iter())
+                    .filter(|o| o.phase == Phase::Hook && o.name != step.name && o.overlaps(step))
+                    .map(|o| o.name.as_str())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let ran_with = with.join(", ");
             match &step.outcome {
                 o if o.is_failure() => {
-                    error!(%service, phase, step = %name, outcome = %o, elapsed_ms, "report")
+                    error!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, "report")
                 }
                 Outcome::Skipped(_) => {
-                    warn!(%service, phase, step = %name, outcome = %step.outcome, elapsed_ms, "report")
+                    warn!(%service, phase, step = %name, outcome = %step.outcome, started_ms, elapsed_ms, ran_with, "report")
                 }
-                o => info!(%service, phase, step = %name, outcome = %o, elapsed_ms, "report"),
+                o => {
+                    info!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, "report")
+                }
             }
         }
         let total_ms = self.total.as_millis() as u64;

@@ -11,8 +11,9 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -162,6 +163,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 leaving: Arc::default(),
                 leave: CancellationToken::new(),
                 closing: TaskTracker::new(),
+                worker_room: self.plan.worker_room,
             }),
         };
         in_flight::set_current(Some(in_flight));
@@ -232,6 +234,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                     name: "setup".into(),
                     outcome,
                     elapsed,
+                    started: Duration::ZERO,
                 })
             }
         };
@@ -263,6 +266,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                                 name: "main".into(),
                                 outcome,
                                 elapsed: started.elapsed(),
+                                started: Duration::ZERO,
                             });
                             (None, None)
                         }
@@ -361,6 +365,7 @@ async fn wind_down<S: Send + Sync + 'static>(
             name: name.to_owned(),
             outcome,
             elapsed,
+            started: since.saturating_duration_since(started),
         }
     };
 
@@ -381,10 +386,9 @@ async fn wind_down<S: Send + Sync + 'static>(
     }
     steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
 
-    // 1b. Start hooks (leaving service discovery, say), in order, each bounded.
-    for hook in config.hooks.iter().filter(|h| h.at_start) {
-        steps.push(run_hook(core, hook, &state).await);
-    }
+    // 1b. Start hooks (leaving service discovery, say), as their graph allows, each
+    //     bounded.
+    steps.extend(run_hooks(core, config, true, &state, started).await);
 
     // 2. Drain delay: everything keeps serving while load balancers notice.
     if !config.drain_delay.is_zero() {
@@ -416,14 +420,12 @@ async fn wind_down<S: Send + Sync + 'static>(
     steps.push(step(Phase::Intake, "intake", Outcome::Ok, t));
 
     // 4. Workers quit, all at once, while calls in flight drain (and main's body, if
-    //    main serves, returns): all within what grace leaves after the hooks'
-    //    timeouts, so the hooks always get their time.
-    let hooks_time: Duration = (config.hooks.iter())
-        .filter(|h| !h.at_start)
-        .map(|h| h.timeout)
-        .sum();
+    //    main serves, returns): all within what grace leaves after the end hooks'
+    //    critical path and the report's half of the margin, so the hooks always get
+    //    their time and the report its moment.
+    let reserve = config.plan.end_path + Duration::from_millis(crate::graph::MARGIN_MS / 2);
     let budget = deadline
-        .checked_sub(hooks_time)
+        .checked_sub(reserve)
         .unwrap_or(started)
         .saturating_duration_since(Instant::now());
     core.quit.cancel();
@@ -477,11 +479,10 @@ async fn wind_down<S: Send + Sync + 'static>(
         None => state,
     };
 
-    // 5. Hooks, in ascending order, each bounded by its timeout; a failure never
-    //    stops the next one.
-    for hook in config.hooks.iter().filter(|h| !h.at_start) {
-        steps.push(run_hook(core, hook, &state).await);
-    }
+    // 5. End hooks, each as soon as the hooks it runs after have ended (`order` is a
+    //    chain, `after` names them), each bounded by its timeout; a failure never
+    //    stops the hooks after it.
+    steps.extend(run_hooks(core, config, false, &state, started).await);
 
     // 6. The report: logged, handed back, and the watchdog stands down.
     // Servers close their listeners: what is queued is answered, closing sockets
@@ -509,17 +510,57 @@ async fn wind_down<S: Send + Sync + 'static>(
     report
 }
 
+/// Runs the start or the end hooks as their graph says: every hook starts once the
+/// hooks it waits for have ended (whatever their outcome), so hooks with no path
+/// between them run concurrently. The steps come back in the order they ended.
+async fn run_hooks<S: Send + Sync + 'static>(
+    core: &Core,
+    config: &Config<S>,
+    at_start: bool,
+    state: &Option<Arc<S>>,
+    since: Instant,
+) -> Vec<Step> {
+    let ended: Vec<CancellationToken> = config
+        .hooks
+        .iter()
+        .map(|_| CancellationToken::new())
+        .collect();
+    let ended = &ended;
+    let mut running: FuturesUnordered<_> = (config.hooks.iter().enumerate())
+        .filter(|(_, h)| h.at_start == at_start)
+        .map(|(i, hook)| async move {
+            for &dep in &config.plan.deps[i] {
+                ended[dep].cancelled().await;
+            }
+            let step = run_hook(core, hook, state, since).await;
+            ended[i].cancel();
+            step
+        })
+        .collect();
+    let mut steps = Vec::new();
+    while let Some(step) = running.next().await {
+        steps.push(step);
+    }
+    steps
+}
+
 /// Runs one hook bounded by its timeout, logged and named as pending meanwhile.
 async fn run_hook<S: Send + Sync + 'static>(
     core: &Core,
     hook: &HookSpec<S>,
     state: &Option<Arc<S>>,
+    since: Instant,
 ) -> Step {
     let service = core.name.as_str();
     let t = Instant::now();
+    let started = t.saturating_duration_since(since);
     let _pending = core.progress.enter(format!("hook {}", hook.name));
     let at = if hook.at_start { "start" } else { "end" };
-    info!(%service, phase = "hook", hook = %hook.name, order = hook.order, at, timeout_ms = hook.timeout.as_millis() as u64, "hook started");
+    // `after` only where the hook has one (an absent field, not an empty one).
+    let after: Vec<&str> = hook.after.iter().map(|(_, name)| name.as_str()).collect();
+    let after = (!after.is_empty()).then(|| after.join(", "));
+    info!(%service, phase = "hook", hook = %hook.name, order = hook.order, at, after = after.as_deref(),
+        timeout_ms = hook.timeout.as_millis() as u64, started_ms = started.as_millis() as u64, "hook started");
     let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
     log_step(service, Phase::Hook, &hook.name, &outcome);
     let elapsed = t.elapsed();
@@ -529,6 +570,7 @@ async fn run_hook<S: Send + Sync + 'static>(
         name: hook.name.clone(),
         outcome,
         elapsed,
+        started,
     }
 }
 

@@ -12,10 +12,10 @@ use std::sync::atomic::AtomicBool;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::body::IntakeClosed;
-use crate::config::{Builder, ConfigError};
+use crate::config::{Builder, ConfigError, fmt_duration};
 use crate::in_flight::{InFlight, ShuttingDown};
 use crate::os::watchdog::Progress;
 use crate::probes::{Check, Readiness};
@@ -53,6 +53,8 @@ pub(crate) struct Core {
     /// Closing sockets and the answers to late connections: waited for, briefly,
     /// before the process exits, so none is reset.
     pub(crate) closing: TaskTracker,
+    /// What grace leaves a worker's stop (see `Plan::worker_room`).
+    pub(crate) worker_room: Duration,
 }
 
 impl Core {
@@ -113,6 +115,23 @@ impl Service {
                 let renamed = format!("{}#{}", worker.name(), seen);
                 worker = worker.named(renamed);
             }
+        }
+        if worker.stop_limit() > self.core.worker_room {
+            let room = self.core.worker_room;
+            let raise = worker.stop_limit() - room;
+            warn!(
+                service = %self.core.name, worker = worker.name(),
+                stop_timeout_ms = worker.stop_limit().as_millis() as u64,
+                room_ms = room.as_millis() as u64,
+                "worker `{}` may take {} to stop, but grace leaves workers {} once the drain delay, \
+                 the hooks and the report's margin have their time: raise grace by {}, or give the \
+                 worker a stop_timeout of at most {}; otherwise a slow stop is cut short and reported",
+                worker.name(),
+                fmt_duration(worker.stop_limit()),
+                fmt_duration(room),
+                fmt_duration(raise),
+                fmt_duration(room),
+            );
         }
         let quit = Quit::new(self.core.quit.child_token());
         let running = workers::start(worker, quit, self.core.shutdown.clone());

@@ -179,6 +179,11 @@ impl Worker {
         &self.name
     }
 
+    /// How long its stop may take before it is aborted.
+    pub(crate) fn stop_limit(&self) -> Duration {
+        self.stop_timeout
+    }
+
     /// What is wrong with this worker's settings, if anything.
     /// The worker's durations, named as its settings are.
     pub(crate) fn durations(&self) -> impl Iterator<Item = (&'static str, Duration)> {

@@ -1,0 +1,2 @@
+#[winddown::service(name = "svc", flavor = "single_thread")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[winddown::service(name = "svc", flavor = "current_thread", worker_threads = 4)]
+async fn main() {}
