@@ -102,9 +102,10 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
     }
 
     let grace_ms = args.grace.get().map(|d| d.ms);
-    if let (Some(drain), Some(grace)) = (args.drain_delay.get(), args.grace.get()) {
-        if drain.ms > grace.ms {
-            cx.error_spanned(
+    if let (Some(drain), Some(grace)) = (args.drain_delay.get(), args.grace.get())
+        && drain.ms > grace.ms
+    {
+        cx.error_spanned(
                 &drain.lit,
                 format_args!(
                     "`drain_delay` ({}) is longer than `grace` ({}): the shutdown could never finish in time; \
@@ -113,7 +114,6 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
                     grace.lit.value()
                 ),
             );
-        }
     }
 
     if let Some(expr) = args.probes.get() {
