@@ -63,6 +63,7 @@ pub(crate) struct ServiceArgs {
     pub(crate) on_shutdown: Slot<Vec<Path>>,
     pub(crate) runtime: RuntimeArgs,
     pub(crate) tell_clients_to_leave: Slot<syn::LitBool>,
+    pub(crate) startup_timeout: Slot<Dur>,
 }
 
 /// The keys that pick the log subscriber and the runtime, as `#[tokio::main]`'s do.
@@ -83,6 +84,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "flavor",
     "worker_threads",
     "tell_clients_to_leave",
+    "startup_timeout",
 ];
 
 impl ServiceArgs {
@@ -101,6 +103,7 @@ impl ServiceArgs {
                 worker_threads: Slot::new("worker_threads"),
             },
             tell_clients_to_leave: Slot::new("tell_clients_to_leave"),
+            startup_timeout: Slot::new("startup_timeout"),
         };
         attr::parse_keys(cx, args, "service", SERVICE_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -144,6 +147,10 @@ impl ServiceArgs {
                 "tell_clients_to_leave" => {
                     let v = attr::boolean(cx, meta, key, "false")?;
                     out.tell_clients_to_leave.set(cx, span, v);
+                }
+                "startup_timeout" => {
+                    let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
+                    out.startup_timeout.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in SERVICE_KEYS"),
             }

@@ -130,6 +130,9 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         };
         quote!(.flavor(#p::Flavor::#flavor))
     });
+    let startup_call = svc
+        .startup_timeout_ms
+        .map(|ms| quote!(.startup_timeout(#p::Duration::from_millis(#ms))));
     let threads_call = svc
         .worker_threads
         .map(|n| quote!(.worker_threads(#n as usize)));
@@ -153,7 +156,8 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             #logging_call
             #flavor_call
             #threads_call
-            #leave_call;
+            #leave_call
+            #startup_call;
         #(#hook_calls)*
     };
     let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });

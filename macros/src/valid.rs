@@ -41,6 +41,8 @@ pub(crate) struct Service {
     pub(crate) worker_threads: Option<u32>,
     /// `tell_clients_to_leave = false`.
     pub(crate) tell_clients_to_leave: Option<bool>,
+    /// `startup_timeout = ".."`, in milliseconds.
+    pub(crate) startup_timeout_ms: Option<u64>,
 }
 
 fn check_async(cx: &Ctxt, item: &ItemFn, attr: &str, what: &str) {
@@ -224,6 +226,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         current_thread,
         worker_threads,
         tell_clients_to_leave,
+        startup_timeout_ms: args.startup_timeout.get().map(|d| d.ms),
     })
 }
 

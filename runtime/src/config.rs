@@ -231,6 +231,7 @@ pub struct Builder<S> {
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
+    pub(crate) startup_timeout: Option<Duration>,
 }
 
 /// Which tokio runtime [`Config::run_and_exit`] (and so `#[service]`) builds, as
@@ -264,7 +265,27 @@ impl<S: Send + Sync + 'static> Builder<S> {
             flavor: Flavor::MultiThread,
             worker_threads: None,
             tell_clients_to_leave: true,
+            startup_timeout: None,
         }
+    }
+
+    /// A start-up deadline (default: none). A service that has not become ready
+    /// within it — setup still running, or a body that serves from `main` not yet
+    /// ready — is reported as timed out: the shutdown sequence runs, hooks included,
+    /// and the process exits 1. What a database that never answers at start turns
+    /// into, instead of a process "starting" forever.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = winddown::Service::builder::<()>("api")
+    ///     .startup_timeout(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.startup_timeout(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn startup_timeout(mut self, limit: Duration) -> Self {
+        self.startup_timeout = Some(limit);
+        self
     }
 
     /// Whether [`run_and_exit`](Self::run_and_exit) installs winddown's log
@@ -483,6 +504,9 @@ impl<S: Send + Sync + 'static> Builder<S> {
         if self.grace.is_zero() {
             return Err(zero("`grace`".into()));
         }
+        if self.startup_timeout == Some(Duration::ZERO) {
+            return Err(zero("`startup_timeout`".into()));
+        }
         self.check_lengths()?;
         match (self.flavor, self.worker_threads) {
             (_, Some(0)) => {
@@ -572,6 +596,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             flavor: self.flavor,
             worker_threads: self.worker_threads,
             tell_clients_to_leave: self.tell_clients_to_leave,
+            startup_timeout: self.startup_timeout,
         })
     }
 }
@@ -589,6 +614,9 @@ impl<S> Builder<S> {
         };
         long("`grace`".into(), self.grace)?;
         long("`drain_delay`".into(), self.drain_delay)?;
+        if let Some(limit) = self.startup_timeout {
+            long("`startup_timeout`".into(), limit)?;
+        }
         for hook in &self.hooks {
             long(format!("the timeout of hook `{}`", hook.name), hook.timeout)?;
         }
@@ -629,6 +657,7 @@ pub struct Config<S> {
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
+    pub(crate) startup_timeout: Option<Duration>,
 }
 
 /// Checks the hooks' graph with the same `const fn` the compile-time check runs, and
@@ -729,6 +758,10 @@ impl<S> Config<S> {
     /// The delay between readiness turning false and intake closing.
     pub fn drain_delay(&self) -> Duration {
         self.drain_delay
+    }
+    /// The start-up deadline, if there is one.
+    pub fn startup_timeout(&self) -> Option<Duration> {
+        self.startup_timeout
     }
     /// The probes addresses, if probes are served.
     pub fn probes(&self) -> Option<&[SocketAddr]> {

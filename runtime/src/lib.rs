@@ -129,6 +129,7 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// | `logging` | `false`: install no tracing subscriber, yours is used | `true` |
 /// | `flavor` | `"multi_thread"` or `"current_thread"`: the tokio runtime | `"multi_thread"` |
 /// | `worker_threads` | whole number, multi-thread runtime only | tokio's default |
+/// | `startup_timeout` | duration: not ready by then is a timed-out start, hooks run, exit 1 | none |
 /// | `tell_clients_to_leave` | `false`: no `Connection: close` / GOAWAY from the trigger ([`Builder::tell_clients_to_leave`]) | `true` |
 ///
 /// Durations are strings of whole numbers with units `h`, `m`, `s`, `ms`, largest

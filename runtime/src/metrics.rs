@@ -106,6 +106,7 @@ pub(crate) fn cause_label(cause: &Cause) -> String {
         Cause::Triggered => "trigger".into(),
         Cause::SetupFailed => "setup_failed".into(),
         Cause::CriticalWorker(_) => "critical_worker".into(),
+        Cause::StartupTimedOut(_) => "startup_timeout".into(),
     }
 }
 

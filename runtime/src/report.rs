@@ -141,7 +141,10 @@ impl Report {
     /// critical worker stopping count as failures).
     pub fn exit_code(&self) -> i32 {
         let failed = self.steps.iter().any(|s| s.outcome.is_failure())
-            || matches!(self.cause, Cause::SetupFailed | Cause::CriticalWorker(_));
+            || matches!(
+                self.cause,
+                Cause::SetupFailed | Cause::CriticalWorker(_) | Cause::StartupTimedOut(_)
+            );
         i32::from(failed)
     }
 

@@ -188,11 +188,24 @@ impl<S: Send + Sync + 'static> Config<S> {
         // of the service (it called `ready()`): then it is the body, drained in step 4.
         let mut slow = pin!(tokio::time::sleep(SLOW_SETUP));
         let mut warned = false;
+        // `startup_timeout`: not ready by then ends setup as timed out.
+        let limit = self.startup_timeout;
+        let mut deadline = pin!(async move {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        });
+        let mut timed_out = false;
         let returned = loop {
             tokio::select! {
                 biased;
                 returned = &mut setup => break Some(returned),
                 _ = svc.core.became_ready.cancelled() => break None,
+                _ = &mut deadline => {
+                    timed_out = true;
+                    break Some(Err(Outcome::TimedOut(limit.unwrap_or_default())));
+                }
                 _ = &mut slow, if !warned => {
                     warned = true;
                     warn!(service = %name, phase = "setup", elapsed_ms = started.elapsed().as_millis() as u64,
@@ -228,7 +241,10 @@ impl<S: Send + Sync + 'static> Config<S> {
             }
             Some(outcome) => {
                 error!(service = %name, phase = "setup", %outcome, "setup did not finish");
-                shutdown.trigger_with(Cause::SetupFailed);
+                shutdown.trigger_with(match (timed_out, limit) {
+                    (true, Some(limit)) => Cause::StartupTimedOut(limit),
+                    _ => Cause::SetupFailed,
+                });
                 Some(Step {
                     phase: Phase::Setup,
                     name: "setup".into(),

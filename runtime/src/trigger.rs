@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::info;
@@ -22,6 +22,8 @@ pub enum Cause {
     SetupFailed,
     /// A worker marked critical panicked or ended.
     CriticalWorker(String),
+    /// The service did not become ready within its `startup_timeout`.
+    StartupTimedOut(Duration),
 }
 
 impl fmt::Display for Cause {
@@ -31,6 +33,13 @@ impl fmt::Display for Cause {
             Cause::Triggered => f.write_str("trigger() called"),
             Cause::SetupFailed => f.write_str("setup failed"),
             Cause::CriticalWorker(name) => write!(f, "critical worker `{name}` stopped"),
+            Cause::StartupTimedOut(limit) => {
+                write!(
+                    f,
+                    "not ready within startup_timeout {}",
+                    crate::config::fmt_duration(*limit)
+                )
+            }
         }
     }
 }
