@@ -167,9 +167,17 @@ pub(crate) struct WorkerArgs {
     pub(crate) critical: Slot<()>,
     pub(crate) name: Slot<LitStr>,
     pub(crate) bound: Slot<LitStr>,
+    pub(crate) stall: Slot<Dur>,
 }
 
-pub(crate) const WORKER_KEYS: &[&str] = &["every", "stop_timeout", "critical", "name", "bound"];
+pub(crate) const WORKER_KEYS: &[&str] = &[
+    "every",
+    "stop_timeout",
+    "critical",
+    "name",
+    "bound",
+    "stall",
+];
 
 impl WorkerArgs {
     pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
@@ -179,6 +187,7 @@ impl WorkerArgs {
             critical: Slot::new("critical"),
             name: Slot::new("name"),
             bound: Slot::new("bound"),
+            stall: Slot::new("stall"),
         };
         attr::parse_keys(cx, args, "worker", WORKER_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -202,6 +211,10 @@ impl WorkerArgs {
                 "bound" => {
                     let v = attr::string(cx, meta, key, "\"T: Display\"")?;
                     out.bound.set(cx, span, v);
+                }
+                "stall" => {
+                    let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
+                    out.stall.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in WORKER_KEYS"),
             }

@@ -309,12 +309,15 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
             )
         }
     };
+    let stall = w
+        .stall_ms
+        .map(|ms| quote!(.stall(#p::Duration::from_millis(#ms))));
     quote! {
         #item
         #adapter
         impl #ig #p::IntoWorker for #ident #tg #wc {
             fn into_worker(self) -> #p::Worker {
-                #build
+                #build #stall
             }
         }
     }

@@ -301,6 +301,8 @@ pub(crate) struct Worker<'a> {
     /// The struct's generics, each type parameter bounded `Send + 'static` (the
     /// worker moves to a task of its own) plus the predicates of `bound = ".."`.
     pub(crate) generics: syn::Generics,
+    /// `stall = ".."`, in milliseconds.
+    pub(crate) stall_ms: Option<u64>,
 }
 
 pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<Worker<'a>> {
@@ -363,6 +365,7 @@ pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<
     Some(Worker {
         item,
         generics,
+        stall_ms: args.stall.get().map(|d| d.ms),
         name,
         every_ms: args.every.get().map(|d| d.ms),
         every_span: args.every.span(),

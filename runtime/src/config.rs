@@ -232,6 +232,7 @@ pub struct Builder<S> {
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
     pub(crate) startup_timeout: Option<Duration>,
+    pub(crate) runtime_stall: Duration,
 }
 
 /// Which tokio runtime [`Config::run_and_exit`] (and so `#[service]`) builds, as
@@ -266,7 +267,18 @@ impl<S: Send + Sync + 'static> Builder<S> {
             worker_threads: None,
             tell_clients_to_leave: true,
             startup_timeout: None,
+            runtime_stall: crate::liveness::DEFAULT_RUNTIME_STALL,
         }
+    }
+
+    /// How long the async runtime may go without running a task before `/health`
+    /// fails (default 5s). A task stamps the time every 100 ms and the probes answer
+    /// from a thread of their own, so a runtime whose every worker thread is blocked
+    /// turns `/health` to 503 ("runtime stalled") instead of a probe timing out, and
+    /// systemd's watchdog stops being pinged.
+    pub fn runtime_stall(mut self, limit: Duration) -> Self {
+        self.runtime_stall = limit;
+        self
     }
 
     /// A start-up deadline (default: none). A service that has not become ready
@@ -507,6 +519,9 @@ impl<S: Send + Sync + 'static> Builder<S> {
         if self.startup_timeout == Some(Duration::ZERO) {
             return Err(zero("`startup_timeout`".into()));
         }
+        if self.runtime_stall.is_zero() {
+            return Err(zero("`runtime_stall`".into()));
+        }
         self.check_lengths()?;
         match (self.flavor, self.worker_threads) {
             (_, Some(0)) => {
@@ -597,6 +612,7 @@ impl<S: Send + Sync + 'static> Builder<S> {
             worker_threads: self.worker_threads,
             tell_clients_to_leave: self.tell_clients_to_leave,
             startup_timeout: self.startup_timeout,
+            runtime_stall: self.runtime_stall,
         })
     }
 }
@@ -617,6 +633,7 @@ impl<S> Builder<S> {
         if let Some(limit) = self.startup_timeout {
             long("`startup_timeout`".into(), limit)?;
         }
+        long("`runtime_stall`".into(), self.runtime_stall)?;
         for hook in &self.hooks {
             long(format!("the timeout of hook `{}`", hook.name), hook.timeout)?;
         }
@@ -658,6 +675,7 @@ pub struct Config<S> {
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
     pub(crate) startup_timeout: Option<Duration>,
+    pub(crate) runtime_stall: Duration,
 }
 
 /// Checks the hooks' graph with the same `const fn` the compile-time check runs, and

@@ -76,6 +76,7 @@ mod config;
 mod graph;
 pub mod hooks;
 pub mod in_flight;
+mod liveness;
 mod probes;
 pub mod report;
 mod sequence;

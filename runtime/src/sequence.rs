@@ -21,6 +21,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{Builder, Config, ConfigError, Flavor, HookSpec};
 use crate::in_flight::{self, InFlight};
+use crate::liveness::Liveness;
 use crate::os::watchdog::{Progress, Watchdog};
 use crate::os::{logging, signal, systemd as notify};
 use crate::probes::{self, Readiness};
@@ -136,7 +137,9 @@ impl<S: Send + Sync + 'static> Config<S> {
             None => None,
         };
         listen_for_signals(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
-        notify::start_watchdog_pings();
+        let liveness = Liveness::new(self.runtime_stall);
+        liveness.start_runtime_beat();
+        notify::start_watchdog_pings(liveness.clone());
 
         let readiness = Arc::new(Readiness::default());
         for check in &self.checks {
@@ -145,7 +148,12 @@ impl<S: Send + Sync + 'static> Config<S> {
         let probes_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         if let (Some(listener), Some(addr)) = (listener, probes_addr) {
             info!(service = %self.name, phase = "start", %addr, "probes listening on /health and /ready");
-            probes::serve(listener, readiness.clone(), self.name.clone());
+            probes::serve(
+                listener,
+                readiness.clone(),
+                liveness.clone(),
+                self.name.clone(),
+            );
         }
         let svc = Service {
             core: Arc::new(Core {
@@ -156,6 +164,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 finished: CancellationToken::new(),
                 became_ready: CancellationToken::new(),
                 readiness,
+                liveness,
                 workers: Mutex::default(),
                 worker_names: Mutex::default(),
                 probes_addr,
@@ -444,6 +453,7 @@ async fn wind_down<S: Send + Sync + 'static>(
         .checked_sub(reserve)
         .unwrap_or(started)
         .saturating_duration_since(Instant::now());
+    core.liveness.workers_quitting();
     core.quit.cancel();
     let running = std::mem::take(&mut *lock(&core.workers));
     let stop_workers = join_all(running.into_iter().map(|worker| async move {

@@ -165,11 +165,42 @@ impl fmt::Debug for Shutdown {
 #[derive(Clone, Debug)]
 pub struct Quit {
     token: CancellationToken,
+    beat: Option<Arc<crate::liveness::Beat>>,
 }
 
 impl Quit {
     pub(crate) fn new(token: CancellationToken) -> Self {
-        Quit { token }
+        Quit { token, beat: None }
+    }
+
+    /// This worker's `Quit`, carrying its proof of life.
+    pub(crate) fn with_beat(&self, beat: Arc<crate::liveness::Beat>) -> Self {
+        Quit {
+            token: self.token.clone(),
+            beat: Some(beat),
+        }
+    }
+
+    /// Shows the worker is alive. A run-loop worker with a `stall` bound calls it
+    /// at least once per `stall` (once per message handled, say); past that
+    /// `/health` answers 503 naming the worker and systemd's watchdog is no longer
+    /// pinged, until it calls again. Without a `stall` bound it does nothing.
+    ///
+    /// ```
+    /// # async fn next_message() {}
+    /// async fn run(quit: winddown::Quit) {
+    ///     loop {
+    ///         tokio::select! {
+    ///             _ = quit.cancelled() => break,
+    ///             _ = next_message() => quit.heartbeat(),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn heartbeat(&self) {
+        if let Some(beat) = &self.beat {
+            beat.alive();
+        }
     }
 
     /// Completes once the worker must stop.

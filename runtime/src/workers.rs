@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -10,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
+use crate::liveness::{Beat, Liveness};
 use crate::report::Outcome;
 use crate::report::{IntoOutcome, panic_message};
 use crate::trigger::{Cause, Quit, Shutdown};
@@ -65,6 +67,7 @@ pub struct Worker {
     every: Option<Duration>,
     stop_timeout: Duration,
     critical: bool,
+    stall: Option<Duration>,
     body: Body,
 }
 
@@ -75,15 +78,17 @@ impl std::fmt::Debug for Worker {
             .field("every", &self.every)
             .field("stop_timeout", &self.stop_timeout)
             .field("critical", &self.critical)
+            .field("stall", &self.stall)
             .finish_non_exhaustive()
     }
 }
 
-/// What a worker's loop needs to log.
+/// What a worker's loop needs to log, and its proof of life when it has a `stall`.
 #[derive(Clone)]
 pub(crate) struct WorkerCtx {
     service: String,
     worker: String,
+    beat: Option<Arc<Beat>>,
 }
 
 impl Worker {
@@ -150,6 +155,7 @@ impl Worker {
             every,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             critical: false,
+            stall: None,
             body: Box::new(body),
         }
     }
@@ -174,6 +180,16 @@ impl Worker {
         self
     }
 
+    /// Watches the worker for stalls: a tick running longer than `stall`, or a
+    /// run-loop worker not calling [`Quit::heartbeat`] for longer than `stall`,
+    /// turns `/health` to 503 (the body names the worker) and stops systemd's
+    /// watchdog pings, so the orchestrator restarts the process; it recovers by
+    /// itself when the worker moves again.
+    pub fn stall(mut self, stall: Duration) -> Self {
+        self.stall = Some(stall);
+        self
+    }
+
     /// The worker's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -189,6 +205,7 @@ impl Worker {
     pub(crate) fn durations(&self) -> impl Iterator<Item = (&'static str, Duration)> {
         (self.every.map(|every| ("every", every)).into_iter())
             .chain(std::iter::once(("stop_timeout", self.stop_timeout)))
+            .chain(self.stall.map(|stall| ("stall", stall)))
     }
 
     pub(crate) fn invalid(&self) -> Option<crate::ConfigError> {
@@ -204,6 +221,11 @@ impl Worker {
         if self.stop_timeout.is_zero() {
             return Some(ConfigError::ZeroDuration {
                 what: format!("`stop_timeout` of worker `{}`", self.name),
+            });
+        }
+        if self.stall == Some(Duration::ZERO) {
+            return Some(ConfigError::ZeroDuration {
+                what: format!("`stall` of worker `{}`", self.name),
             });
         }
         let (what, value) = self
@@ -258,8 +280,15 @@ async fn tick_loop<P: Periodic>(
             _ = interval.tick() => {}
         }
         let started = Instant::now();
+        if let Some(beat) = &ctx.beat {
+            beat.busy(true);
+        }
         // A tick in progress finishes even if quit arrives meanwhile.
-        match worker.tick().await.into_outcome() {
+        let outcome = worker.tick().await.into_outcome();
+        if let Some(beat) = &ctx.beat {
+            beat.busy(false);
+        }
+        match outcome {
             Ok(()) => debug!(
                 service = %ctx.service,
                 worker = %ctx.worker,
@@ -287,7 +316,12 @@ pub(crate) struct Running {
 
 /// Starts `worker` on the runtime. A panic or an early end is logged at once;
 /// a critical worker's triggers the shutdown.
-pub(crate) fn start(worker: Worker, quit: Quit, shutdown: Shutdown) -> Running {
+pub(crate) fn start(
+    worker: Worker,
+    quit: Quit,
+    shutdown: Shutdown,
+    liveness: &Arc<Liveness>,
+) -> Running {
     if let Some(err) = worker.invalid() {
         error!(service = %shutdown.service(), worker = %worker.name, error = %err, "worker not started");
         return Running {
@@ -299,19 +333,32 @@ pub(crate) fn start(worker: Worker, quit: Quit, shutdown: Shutdown) -> Running {
     }
     let Worker {
         name,
+        every,
         stop_timeout,
         critical,
+        stall,
         body,
-        ..
     } = worker;
+    // A ticking worker is busy only while it ticks; a run loop always is.
+    let beat = stall.map(|stall| liveness.watch(&name, stall, every.is_none()));
     let ctx = WorkerCtx {
         service: shutdown.service().to_owned(),
         worker: name.clone(),
+        beat: beat.clone(),
     };
-    info!(service = %ctx.service, worker = %name, critical, "worker started");
-    let fut = body(quit.clone(), ctx.clone());
+    info!(service = %ctx.service, worker = %name, critical, stall_ms = stall.map(|s| s.as_millis() as u64), "worker started");
+    let worker_quit = match &beat {
+        Some(beat) => quit.with_beat(beat.clone()),
+        None => quit.clone(),
+    };
+    let fut = body(worker_quit, ctx.clone());
+    let liveness = liveness.clone();
     let handle = tokio::spawn(async move {
-        let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+        let ended = AssertUnwindSafe(fut).catch_unwind().await;
+        if let Some(beat) = &beat {
+            liveness.unwatch(beat);
+        }
+        let outcome = match ended {
             Ok(Ok(())) => Outcome::Ok,
             Ok(Err(e)) => Outcome::Failed(e),
             Err(panic) => Outcome::Panicked(panic_message(&*panic)),
