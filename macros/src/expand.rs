@@ -153,7 +153,9 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             #logging_call
             #flavor_call
             #threads_call
-            #leave_call;
+            #leave_call
+            // The deployment's WINDDOWN_GRACE / WINDDOWN_DRAIN_DELAY win at start.
+            .from_env();
         #(#hook_calls)*
     };
     let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });

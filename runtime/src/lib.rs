@@ -90,6 +90,9 @@ pub mod metrics;
 // What faces the operating system: signals, systemd, the watchdog thread, logging.
 mod os;
 
+// What the deployment sets: environment variables, read in one place.
+mod settings;
+
 // Integrations.
 #[cfg(feature = "tonic")]
 pub mod grpc;

@@ -173,7 +173,17 @@ impl<S: Send + Sync + 'static> Config<S> {
             svc.spawn_worker(worker);
         }
 
-        info!(service = %name, phase = "setup", "starting");
+        let grace = format!(
+            "{} ({})",
+            crate::config::fmt_duration(self.grace),
+            self.grace_from
+        );
+        let drain_delay = format!(
+            "{} ({})",
+            crate::config::fmt_duration(self.drain_delay),
+            self.drain_from
+        );
+        info!(service = %name, phase = "setup", grace = %grace, drain_delay = %drain_delay, "starting");
         let started = Instant::now();
         let pending = svc.core.progress.enter("setup");
         let setup = body::scope(&svc.core, async {

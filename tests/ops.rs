@@ -1,0 +1,98 @@
+//! Operating a service, from the outside: a real process reading real environment
+//! variables (`WINDDOWN_GRACE`, `WINDDOWN_DRAIN_DELAY`, `WINDDOWN_LOG_FORMAT`,
+//! `WINDDOWN_TERMINATION_LOG`), writing a real file, and a real tracing layer
+//! seeing the steps.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, Proc, SIGTERM};
+
+const OPS: &str = env!("CARGO_BIN_EXE_winddown-ops");
+
+/// The number after `field=` on the first stderr line containing every needle.
+fn field_on(stderr: &str, needles: &[&str], field: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .unwrap_or_else(|| panic!("no line with {needles:?}:\n{stderr}"));
+    let rest = line
+        .split(&format!("{field}="))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {field}= in {line}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{field} in {line}"))
+}
+
+#[test]
+fn the_deployment_overrides_the_compiled_timings() {
+    // Compiled: grace 10s, drain delay 3s. The deployment shortens the drain delay.
+    let mut p = Proc::start_bin(
+        OPS,
+        "env_drain",
+        &[("WINDDOWN_DRAIN_DELAY", "200ms"), ("WINDDOWN_GRACE", "20s")],
+    );
+    p.wait_ready();
+    p.assert_log("grace=20s (WINDDOWN_GRACE) drain_delay=200ms (WINDDOWN_DRAIN_DELAY)");
+    let t = Instant::now();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    let took = t.elapsed();
+    let drained = field_on(
+        &p.stderr(),
+        &["report", "phase=\"drain_delay\""],
+        "elapsed_ms",
+    );
+    assert!(
+        (150..2_500).contains(&drained),
+        "drain delay took {drained}ms, not the 200ms the deployment set:\n{}",
+        p.stderr()
+    );
+    assert!(took < PATIENCE, "{took:?}");
+
+    // Unset, the compiled values hold and the log says so.
+    let mut p = Proc::start_bin(OPS, "compiled", &[]);
+    p.wait_ready();
+    p.assert_log("grace=10s (compiled) drain_delay=3s (compiled)");
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0);
+    let drained = field_on(
+        &p.stderr(),
+        &["report", "phase=\"drain_delay\""],
+        "elapsed_ms",
+    );
+    assert!(drained >= 2_900, "compiled drain delay 3s took {drained}ms");
+}
+
+#[test]
+fn a_bad_value_stops_the_start_with_exit_code_1() {
+    let mut p = Proc::start_bin(OPS, "bad_grace", &[("WINDDOWN_GRACE", "45x")]);
+    assert_eq!(p.exit_code(), 1, "{}", p.stderr());
+    p.assert_log(
+        "environment variable WINDDOWN_GRACE: invalid duration \"45x\": `x` is not a unit; \
+         write whole numbers with the units h, m, s or ms, largest first, e.g. \"1m30s\" or \"250ms\"",
+    );
+    p.assert_log("cannot start");
+    assert!(!p.has_event("ready"), "{:?}", p.events);
+
+    let mut p = Proc::start_bin(OPS, "bad_drain", &[("WINDDOWN_DRAIN_DELAY", "1.5s")]);
+    assert_eq!(p.exit_code(), 1, "{}", p.stderr());
+    p.assert_log("environment variable WINDDOWN_DRAIN_DELAY: invalid duration \"1.5s\": decimals are not allowed");
+}
+
+#[test]
+fn a_budget_broken_by_the_deployment_is_refused_with_the_compile_time_message() {
+    let mut p = Proc::start_bin(OPS, "budget", &[("WINDDOWN_GRACE", "5s")]);
+    assert_eq!(p.exit_code(), 1, "{}", p.stderr());
+    // What `#[service]` would say at compile time with grace = "5s", then which
+    // values the deployment changed.
+    p.assert_log(
+        "the shutdown does not fit in grace: drain_delay 3s + hooks::close 3s + 100ms margin for \
+         the report = 6s100ms is more than grace 5s; raise grace to 7s, or shorten the drain delay \
+         or the timeouts on this chain (with grace=5s (WINDDOWN_GRACE) drain_delay=3s (compiled))",
+    );
+    assert!(!p.has_event("ready"), "{:?}", p.events);
+}
