@@ -738,7 +738,7 @@ pub struct Config<S> {
 
 /// Checks the hooks' graph with the same `const fn` the compile-time check runs, and
 /// that its critical paths fit in `grace`.
-fn plan<S>(
+pub(crate) fn plan<S>(
     hooks: &[HookSpec<S>],
     workers: &[Worker],
     grace: Duration,

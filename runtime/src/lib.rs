@@ -84,6 +84,7 @@ mod trigger;
 pub mod workers;
 
 // Operating it: the steps as spans (and a hook on them), and metrics.
+pub mod check;
 pub mod events;
 pub mod metrics;
 
