@@ -96,3 +96,94 @@ fn a_budget_broken_by_the_deployment_is_refused_with_the_compile_time_message() 
     );
     assert!(!p.has_event("ready"), "{:?}", p.events);
 }
+
+/// A fresh path in the temporary directory, for this test alone.
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("winddown-ops-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn the_termination_message_says_why_the_shutdown_failed() {
+    let path = temp_path("termination-log");
+    let shown = path.to_str().unwrap();
+    let mut p = Proc::start_bin(
+        OPS,
+        "termination_log",
+        &[
+            ("WINDDOWN_TERMINATION_LOG", shown),
+            ("WINDDOWN_DRAIN_DELAY", "0s"),
+            ("OPS_FAIL", "1"),
+        ],
+    );
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 1, "{}", p.stderr());
+    let message = std::fs::read_to_string(&path).expect("the termination message was written");
+    assert!(
+        message.starts_with("winddown: shutdown of ops (signal SIGTERM) took "),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "exited 1: 1 step(s) failed: hook `hooks::close` failed: the database refused to close."
+        ),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "one paragraph: {message}");
+    let _ = std::fs::remove_file(&path);
+
+    // A start-up error is said there too.
+    let mut p = Proc::start_bin(
+        OPS,
+        "termination_log_start",
+        &[
+            ("WINDDOWN_TERMINATION_LOG", shown),
+            ("WINDDOWN_GRACE", "soon"),
+        ],
+    );
+    assert_eq!(p.exit_code(), 1);
+    let message = std::fs::read_to_string(&path).expect("written at a failed start");
+    assert!(
+        message.starts_with(
+            "winddown: ops could not start and exited 1: environment variable WINDDOWN_GRACE"
+        ),
+        "{message}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_termination_message_that_cannot_be_written_never_fails_the_shutdown() {
+    let mut p = Proc::start_bin(
+        OPS,
+        "termination_log_unwritable",
+        &[
+            (
+                "WINDDOWN_TERMINATION_LOG",
+                "/nonexistent-winddown-dir/termination-log",
+            ),
+            ("WINDDOWN_DRAIN_DELAY", "0s"),
+        ],
+    );
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    p.assert_log("cannot write the termination message; the shutdown goes on");
+
+    // `off` writes nothing.
+    let path = temp_path("off");
+    let mut p = Proc::start_bin(
+        OPS,
+        "termination_log_off",
+        &[
+            ("WINDDOWN_TERMINATION_LOG", "off"),
+            ("WINDDOWN_DRAIN_DELAY", "0s"),
+        ],
+    );
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0);
+    assert!(!path.exists());
+}

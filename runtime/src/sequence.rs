@@ -102,6 +102,10 @@ fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io
 
 fn exit(service: &str, e: &ConfigError) -> ! {
     error!(%service, error = %e, exit_code = 1, "cannot start");
+    crate::settings::write_termination_log(
+        service,
+        &format!("winddown: {service} could not start and exited 1: {e}"),
+    );
     let _ = std::io::stderr().flush();
     std::process::exit(1)
 }
@@ -516,6 +520,7 @@ async fn wind_down<S: Send + Sync + 'static>(
         total: started.elapsed(),
     };
     report.log();
+    crate::settings::write_termination_log(service, &report.summary());
     crate::metrics::shutdown_completed(report.is_clean());
     report
 }

@@ -15,6 +15,12 @@ use std::time::Duration;
 pub(crate) const GRACE: &str = "WINDDOWN_GRACE";
 /// `drain_delay`, from the environment.
 pub(crate) const DRAIN_DELAY: &str = "WINDDOWN_DRAIN_DELAY";
+/// The termination message's file, or `off`.
+pub(crate) const TERMINATION_LOG: &str = "WINDDOWN_TERMINATION_LOG";
+/// Where Kubernetes reads the termination message from by default.
+pub(crate) const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
+/// Kubernetes keeps at most this many bytes of it.
+const TERMINATION_LOG_MAX: usize = 4096;
 /// `json` or `text`.
 pub(crate) const LOG_FORMAT: &str = "WINDDOWN_LOG_FORMAT";
 /// The generic switch some platforms set, read when `WINDDOWN_LOG_FORMAT` is unset.
@@ -137,6 +143,43 @@ pub(crate) fn duration(name: &'static str) -> Option<Result<Duration, String>> {
 pub(crate) fn json_logs() -> bool {
     let format = var(LOG_FORMAT).or_else(|| var(LOG_FORMAT_FALLBACK));
     matches!(format, Some(Ok(f)) if f.trim().eq_ignore_ascii_case("json"))
+}
+
+/// Writes `message` where the termination message goes: `WINDDOWN_TERMINATION_LOG`
+/// (a path; `off` or empty: nowhere), else `/dev/termination-log` when it exists
+/// and is writable. A failure is a warning, never a failed shutdown.
+pub(crate) fn write_termination_log(service: &str, message: &str) {
+    use std::io::Write;
+    let (path, explicit) = match var(TERMINATION_LOG) {
+        Some(Ok(v)) if v.trim().is_empty() || v.trim().eq_ignore_ascii_case("off") => return,
+        Some(Ok(v)) => (std::path::PathBuf::from(v), true),
+        Some(Err(e)) => {
+            tracing::warn!(%service, phase = "finish", error = %e, "{TERMINATION_LOG} ignored: the termination message is not written");
+            return;
+        }
+        None => (std::path::PathBuf::from(DEFAULT_TERMINATION_LOG), false),
+    };
+    // Only an explicit path is created; the default one exists in a pod, or not at all.
+    if !explicit && !path.exists() {
+        return;
+    }
+    let mut end = message.len().min(TERMINATION_LOG_MAX);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .create(explicit)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&message.as_bytes()[..end]));
+    match written {
+        Ok(()) => {
+            tracing::debug!(%service, phase = "finish", path = %path.display(), "termination message written")
+        }
+        Err(e) => tracing::warn!(%service, phase = "finish", path = %path.display(), error = %e,
+            "cannot write the termination message; the shutdown goes on"),
+    }
 }
 
 #[cfg(test)]
