@@ -187,3 +187,66 @@ fn a_termination_message_that_cannot_be_written_never_fails_the_shutdown() {
     assert_eq!(p.exit_code(), 0);
     assert!(!path.exists());
 }
+
+/// `event step started PHASE/STEP service=..` / `event step ended PHASE/STEP outcome=.. elapsed_ms=N service=..`.
+fn steps_seen(p: &Proc, what: &str) -> Vec<String> {
+    (p.events.iter())
+        .filter_map(|e| e.strip_prefix(&format!("step {what} ")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_tracing_layer_sees_every_step_start_and_end() {
+    let mut p = Proc::start_bin(OPS, "events", &[]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    let started = steps_seen(&p, "started");
+    let ended = steps_seen(&p, "ended");
+    for step in [
+        "readiness/readiness",
+        "drain_delay/drain delay",
+        "intake/intake",
+        "worker/ticker",
+        "in_flight/in-flight calls",
+        "hook/close",
+    ] {
+        assert!(
+            started
+                .iter()
+                .any(|s| s == &format!("{step} service=ops-events")),
+            "{step} not started: {started:?}"
+        );
+        assert!(
+            ended
+                .iter()
+                .any(|s| s.starts_with(&format!("{step} outcome=ok elapsed_ms="))
+                    && s.ends_with(" service=ops-events")),
+            "{step} not ended: {ended:?}"
+        );
+    }
+    // In the order of the sequence, and the drain delay measured by its span.
+    let at = |step: &str| {
+        (p.events.iter())
+            .position(|e| e.starts_with(&format!("step ended {step}")))
+            .unwrap()
+    };
+    assert!(at("readiness/") < at("drain_delay/") && at("drain_delay/") < at("hook/"));
+    let drain = ended
+        .iter()
+        .find(|s| s.starts_with("drain_delay/"))
+        .unwrap();
+    let ms: u64 = drain
+        .split("elapsed_ms=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!((250..5_000).contains(&ms), "drain delay 300ms took {ms}ms");
+    // The user's own fmt layer shows the structure: the hook's own line inside its step.
+    p.assert_log(
+        "shutdown{service=ops-events cause=signal SIGTERM}:step{phase=\"hook\" step=\"close\"}: \
+         winddown_ops: closing, inside the hook's step",
+    );
+}
