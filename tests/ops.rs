@@ -250,3 +250,59 @@ fn a_tracing_layer_sees_every_step_start_and_end() {
          winddown_ops: closing, inside the hook's step",
     );
 }
+
+#[test]
+fn json_logs_when_the_deployment_asks_for_them() {
+    let mut p = Proc::start_bin(OPS, "json", &[("WINDDOWN_LOG_FORMAT", "json")]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    let stderr = p.stderr();
+    let lines: Vec<serde_json::Value> = (stderr.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let starting = (lines.iter())
+        .find(|l| l["fields"]["message"] == "starting")
+        .unwrap_or_else(|| panic!("no start line:\n{stderr}"));
+    assert_eq!(starting["level"], "INFO");
+    assert_eq!(starting["fields"]["grace"], "10s (compiled)");
+    assert_eq!(starting["fields"]["drain_delay"], "3s (compiled)");
+    // A step's line carries its span, and the shutdown's above it.
+    let done = (lines.iter())
+        .find(|l| l["fields"]["message"] == "step done" && l["fields"]["phase"] == "hook")
+        .unwrap_or_else(|| panic!("no hook step line:\n{stderr}"));
+    assert_eq!(done["span"]["name"], "step");
+    assert_eq!(done["span"]["step"], "hooks::close");
+    assert_eq!(done["spans"][0]["name"], "shutdown");
+    assert_eq!(done["spans"][0]["cause"], "signal SIGTERM");
+
+    // The generic LOG_FORMAT works too; without either, the lines are text.
+    let mut p = Proc::start_bin(
+        OPS,
+        "json_generic",
+        &[("LOG_FORMAT", "json"), ("WINDDOWN_GRACE", "x")],
+    );
+    assert_eq!(p.exit_code(), 1);
+    let line = p.stderr();
+    let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).expect("JSON");
+    assert_eq!(v["fields"]["message"], "cannot start");
+    let mut p = Proc::start_bin(OPS, "text", &[("WINDDOWN_GRACE", "x")]);
+    assert_eq!(p.exit_code(), 1);
+    assert!(serde_json::from_str::<serde_json::Value>(p.stderr().lines().next().unwrap()).is_err());
+}
+
+#[test]
+fn json_logs_never_replace_the_users_own_subscriber() {
+    let mut p = Proc::start_bin(OPS, "events", &[("WINDDOWN_LOG_FORMAT", "json")]);
+    p.wait_ready();
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    // The fixture's own fmt layer (text) wrote every line.
+    let stderr = p.stderr();
+    assert!(
+        stderr.contains("INFO winddown::sequence: starting service=ops-events"),
+        "{stderr}"
+    );
+    assert!(!stderr.lines().any(|l| l.starts_with('{')), "{stderr}");
+}
