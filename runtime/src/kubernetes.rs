@@ -1269,4 +1269,35 @@ spec:
         let text = check(&config(10), &m).unwrap_err().to_string();
         assert!(text.starts_with("checked Deployment web (document 2 of 2), container web, grace 30s (compiled), drain_delay 10s (compiled): 1 error(s), 0 advice\n- error: "), "{text}");
     }
+
+    /// The manifest and output `docs/operating.md` shows, kept true here.
+    pub(crate) const DOCS_MANIFEST: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    metadata:
+      annotations:
+        proxy.istio.io/config: '{terminationDrainDuration: 5s}'
+    spec:
+      terminationGracePeriodSeconds: 40
+      containers:
+        - name: web
+          env: [{name: WINDDOWN_GRACE, value: 45s}]
+          lifecycle:
+            stopSignal: SIGQUIT
+            preStop: {exec: {command: ["/bin/sleep", "10"]}}
+          ports: [{name: probes, containerPort: 8081}]
+          startupProbe: {httpGet: {path: /ready, port: probes}}
+          readinessProbe: {httpGet: {path: /ready, port: probes}}
+          livenessProbe: {httpGet: {path: /healthz, port: probes}}
+"#;
+
+    #[test]
+    fn the_docs_show_what_the_check_prints() {
+        let text = check(&config(0), DOCS_MANIFEST).unwrap_err().to_string();
+        println!("{text}");
+        let docs = include_str!("../../docs/operating.md");
+        assert!(docs.contains(&text), "docs/operating.md must show:\n{text}");
+    }
 }
