@@ -59,7 +59,9 @@
 //!
 //! - `axum`: `Service::serve` for a `Router`, `InFlightLayer`, `ShuttingDown` as a 503.
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
-//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
+//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings,
+//!   its findings errors or advice ([`check::Finding`]).
+//! - `metrics`: `winddown_*` metrics through the `metrics` facade, `GET /metrics`.
 //! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
 //! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
@@ -121,6 +123,8 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// builds the tokio runtime, installs a tracing subscriber unless one is set
 /// (`RUST_LOG`, `info` by default, to stderr), runs setup, waits for a signal, winds
 /// down and exits with the report's code. It is sugar over [`Service::builder`].
+/// `grace` and `drain_delay` can be overridden at start by `WINDDOWN_GRACE` and
+/// `WINDDOWN_DRAIN_DELAY` ([`Builder::from_env`]; see `docs/operating.md`).
 ///
 /// | key | value | default |
 /// |---|---|---|
