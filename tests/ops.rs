@@ -306,3 +306,33 @@ fn json_logs_never_replace_the_users_own_subscriber() {
     );
     assert!(!stderr.lines().any(|l| l.starts_with('{')), "{stderr}");
 }
+
+#[test]
+fn a_second_signal_is_in_the_termination_message() {
+    let path = temp_path("second-signal");
+    let mut p = Proc::start_bin(
+        OPS,
+        "second_signal",
+        &[("WINDDOWN_TERMINATION_LOG", path.to_str().unwrap())],
+    );
+    p.wait_ready();
+    p.signal(SIGTERM);
+    // Within the 3s drain delay.
+    let deadline = Instant::now() + PATIENCE;
+    while !p
+        .stderr()
+        .contains("still serving while load balancers notice")
+    {
+        assert!(Instant::now() < deadline, "{}", p.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 128 + SIGTERM, "{}", p.stderr());
+    let message = std::fs::read_to_string(&path).expect("written at the forced exit");
+    assert_eq!(
+        message,
+        "winddown: shutdown of ops (signal SIGTERM) was cut short by a second signal, SIGTERM, \
+         and exited 143 without finishing."
+    );
+    let _ = std::fs::remove_file(&path);
+}

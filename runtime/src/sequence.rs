@@ -95,6 +95,14 @@ fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io
                 exit_code = code,
                 "second signal: exiting now, without finishing the shutdown"
             );
+            crate::settings::write_termination_log(
+                shutdown.service(),
+                &format!(
+                    "winddown: shutdown of {} (signal {first}) was cut short by a second signal, \
+                     {second}, and exited {code} without finishing.",
+                    shutdown.service()
+                ),
+            );
             std::process::exit(code);
         }
     });
