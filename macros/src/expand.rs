@@ -157,7 +157,9 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             #flavor_call
             #threads_call
             #leave_call
-            #startup_call;
+            #startup_call
+            // The deployment's WINDDOWN_GRACE / WINDDOWN_DRAIN_DELAY win at start.
+            .from_env();
         #(#hook_calls)*
     };
     let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });

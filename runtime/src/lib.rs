@@ -59,7 +59,9 @@
 //!
 //! - `axum`: `Service::serve` for a `Router`, `InFlightLayer`, `ShuttingDown` as a 503.
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
-//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
+//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings,
+//!   its findings errors or advice ([`check::Finding`]).
+//! - `metrics`: `winddown_*` metrics through the `metrics` facade, `GET /metrics`.
 //! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
 //! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
@@ -85,11 +87,15 @@ mod trigger;
 pub mod workers;
 
 // Operating it: the steps as spans (and a hook on them), and metrics.
+pub mod check;
 pub mod events;
 pub mod metrics;
 
 // What faces the operating system: signals, systemd, the watchdog thread, logging.
 mod os;
+
+// What the deployment sets: environment variables, read in one place.
+mod settings;
 
 // Integrations.
 #[cfg(feature = "tonic")]
@@ -118,6 +124,8 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// builds the tokio runtime, installs a tracing subscriber unless one is set
 /// (`RUST_LOG`, `info` by default, to stderr), runs setup, waits for a signal, winds
 /// down and exits with the report's code. It is sugar over [`Service::builder`].
+/// `grace` and `drain_delay` can be overridden at start by `WINDDOWN_GRACE` and
+/// `WINDDOWN_DRAIN_DELAY` ([`Builder::from_env`]; see `docs/operating.md`).
 ///
 /// | key | value | default |
 /// |---|---|---|

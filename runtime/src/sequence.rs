@@ -17,9 +17,10 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument, debug, error, info, warn};
 
 use crate::config::{Builder, Config, ConfigError, Flavor, HookSpec};
+use crate::events::{SHUTDOWN_SPAN, StepSpan};
 use crate::in_flight::{self, InFlight};
 use crate::liveness::Liveness;
 use crate::os::watchdog::{Progress, Watchdog};
@@ -95,6 +96,14 @@ fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io
                 exit_code = code,
                 "second signal: exiting now, without finishing the shutdown"
             );
+            crate::settings::write_termination_log(
+                shutdown.service(),
+                &format!(
+                    "winddown: shutdown of {} (signal {first}) was cut short by a second signal, \
+                     {second}, and exited {code} without finishing.",
+                    shutdown.service()
+                ),
+            );
             std::process::exit(code);
         }
     });
@@ -103,6 +112,10 @@ fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io
 
 fn exit(service: &str, e: &ConfigError) -> ! {
     error!(%service, error = %e, exit_code = 1, "cannot start");
+    crate::settings::write_termination_log(
+        service,
+        &format!("winddown: {service} could not start and exited 1: {e}"),
+    );
     let _ = std::io::stderr().flush();
     std::process::exit(1)
 }
@@ -182,7 +195,17 @@ impl<S: Send + Sync + 'static> Config<S> {
             svc.spawn_worker(worker);
         }
 
-        info!(service = %name, phase = "setup", "starting");
+        let grace = format!(
+            "{} ({})",
+            crate::config::fmt_duration(self.grace),
+            self.grace_from
+        );
+        let drain_delay = format!(
+            "{} ({})",
+            crate::config::fmt_duration(self.drain_delay),
+            self.drain_from
+        );
+        info!(service = %name, phase = "setup", grace = %grace, drain_delay = %drain_delay, "starting");
         let started = Instant::now();
         let pending = svc.core.progress.enter("setup");
         let setup = body::scope(&svc.core, async {
@@ -365,8 +388,24 @@ const SLOW_SETUP: Duration = Duration::from_secs(5);
 /// (for the hooks) comes when it returns, after intake close.
 type Body<S> = tokio::sync::oneshot::Receiver<Result<S, Outcome>>;
 
-/// The shutdown sequence, step by step, once it has been triggered.
+/// The shutdown sequence, step by step, once it has been triggered: inside a
+/// `shutdown` span (`service`, `cause`), each step inside a child `step` span.
 async fn wind_down<S: Send + Sync + 'static>(
+    config: &Config<S>,
+    core: &Core,
+    state: Option<Arc<S>>,
+    served: bool,
+    setup_step: Option<Step>,
+    body: Option<Body<S>>,
+) -> Report {
+    let cause = core.shutdown.cause().unwrap_or(Cause::Triggered);
+    let span = tracing::info_span!(SHUTDOWN_SPAN, service = %core.name, cause = %cause);
+    steps(config, core, state, served, setup_step, body)
+        .instrument(span)
+        .await
+}
+
+async fn steps<S: Send + Sync + 'static>(
     config: &Config<S>,
     core: &Core,
     state: Option<Arc<S>>,
@@ -382,20 +421,18 @@ async fn wind_down<S: Send + Sync + 'static>(
     );
     let deadline = started + config.grace;
     let mut steps: Vec<Step> = setup_step.into_iter().collect();
-    let step = |phase, name: &str, outcome, since: Instant| {
-        let elapsed = since.elapsed();
-        crate::metrics::step(phase, name, &outcome, elapsed);
-        Step {
-            phase,
-            name: name.to_owned(),
-            outcome,
-            elapsed,
-            started: since.saturating_duration_since(started),
-        }
+    // A step ends: its span records the outcome and closes (the metrics are taken
+    // there), and the report gets its start from the shutdown's.
+    let step = |span: StepSpan, outcome, since: Instant| {
+        let mut step = span.finish(outcome);
+        step.started = since.saturating_duration_since(started);
+        step
     };
 
     // 1. Readiness turns false: /ready answers 503, systemd hears STOPPING=1.
     let t = Instant::now();
+    let span = StepSpan::new(Phase::Readiness, "readiness");
+    let entered = span.span().clone().entered();
     core.readiness.set_stopping();
     crate::metrics::readiness(crate::metrics::ReadinessState::ShuttingDown);
     notify::stopping(config.grace);
@@ -409,7 +446,8 @@ async fn wind_down<S: Send + Sync + 'static>(
         core.leave.cancel();
         core.in_flight.tell_leave();
     }
-    steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
+    drop(entered);
+    steps.push(step(span, Outcome::Ok, t));
 
     // 1b. Start hooks (leaving service discovery, say), as their graph allows, each
     //     bounded.
@@ -418,31 +456,39 @@ async fn wind_down<S: Send + Sync + 'static>(
     // 2. Drain delay: everything keeps serving while load balancers notice.
     if !config.drain_delay.is_zero() {
         let t = Instant::now();
+        let span = StepSpan::new(Phase::DrainDelay, "drain delay");
         if served {
             let _pending = core.progress.enter("drain delay");
-            info!(%service,
-                phase = "drain_delay",
-                delay_ms = config.drain_delay.as_millis() as u64,
-                "still serving while load balancers notice"
-            );
-            tokio::time::sleep(config.drain_delay).await;
-            steps.push(step(Phase::DrainDelay, "drain delay", Outcome::Ok, t));
+            async {
+                info!(%service,
+                    phase = "drain_delay",
+                    delay_ms = config.drain_delay.as_millis() as u64,
+                    "still serving while load balancers notice"
+                );
+                tokio::time::sleep(config.drain_delay).await;
+            }
+            .instrument(span.span().clone())
+            .await;
+            steps.push(step(span, Outcome::Ok, t));
         } else {
             let why =
                 Outcome::Skipped("the service was never ready, so no traffic was sent here".into());
-            steps.push(step(Phase::DrainDelay, "drain delay", why, t));
+            steps.push(step(span, why, t));
         }
     }
 
     // 3. Intake closes: new tracked calls get ShuttingDown, servers stop accepting.
     let t = Instant::now();
-    core.in_flight.close();
-    info!(%service,
-        phase = "intake",
-        in_flight = core.in_flight.len(),
-        "intake closed"
-    );
-    steps.push(step(Phase::Intake, "intake", Outcome::Ok, t));
+    let span = StepSpan::new(Phase::Intake, "intake");
+    span.span().in_scope(|| {
+        core.in_flight.close();
+        info!(%service,
+            phase = "intake",
+            in_flight = core.in_flight.len(),
+            "intake closed"
+        );
+    });
+    steps.push(step(span, Outcome::Ok, t));
 
     // 4. Workers quit, all at once, while calls in flight drain (and main's body, if
     //    main serves, returns): all within what grace leaves after the end hooks'
@@ -460,39 +506,56 @@ async fn wind_down<S: Send + Sync + 'static>(
         let t = Instant::now();
         let _pending = core.progress.enter(format!("worker {}", worker.name));
         let name = worker.name.clone();
-        let outcome = worker.stop(budget).await;
-        log_step(service, Phase::Worker, &name, &outcome);
-        step(Phase::Worker, &name, outcome, t)
+        let span = StepSpan::new(Phase::Worker, &name);
+        let outcome = async {
+            let outcome = worker.stop(budget).await;
+            log_step(service, Phase::Worker, &name, &outcome);
+            outcome
+        }
+        .instrument(span.span().clone())
+        .await;
+        step(span, outcome, t)
     }));
     let drain = async {
         let t = Instant::now();
         let _pending = core.progress.enter("in-flight calls");
-        let outcome = match tokio::time::timeout(budget, core.in_flight.wait()).await {
-            Ok(()) => Outcome::Ok,
-            Err(_) => {
-                warn!(%service,
-                    phase = "in_flight",
-                    still = core.in_flight.len(),
-                    budget_ms = budget.as_millis() as u64,
-                    "calls still in flight: leaving them so the hooks get their time"
-                );
-                Outcome::TimedOut(budget)
+        let span = StepSpan::new(Phase::InFlight, "in-flight calls");
+        let outcome = async {
+            match tokio::time::timeout(budget, core.in_flight.wait()).await {
+                Ok(()) => Outcome::Ok,
+                Err(_) => {
+                    warn!(%service,
+                        phase = "in_flight",
+                        still = core.in_flight.len(),
+                        budget_ms = budget.as_millis() as u64,
+                        "calls still in flight: leaving them so the hooks get their time"
+                    );
+                    Outcome::TimedOut(budget)
+                }
             }
-        };
-        step(Phase::InFlight, "in-flight calls", outcome, t)
+        }
+        .instrument(span.span().clone())
+        .await;
+        step(span, outcome, t)
     };
     let main_body = async {
         let body = body?;
         let t = Instant::now();
         let _pending = core.progress.enter("main");
-        let (state, outcome) = match tokio::time::timeout(budget, body).await {
-            Ok(Ok(Ok(state))) => (Some(Arc::new(state)), Outcome::Ok),
-            Ok(Ok(Err(outcome))) => (None, outcome),
-            Ok(Err(_)) => (None, Outcome::Failed("main's body was dropped".into())),
-            Err(_) => (None, Outcome::TimedOut(budget)),
-        };
-        log_step(service, Phase::Setup, "main", &outcome);
-        Some((state, step(Phase::Setup, "main", outcome, t)))
+        let span = StepSpan::new(Phase::Setup, "main");
+        let (state, outcome) = async {
+            let ended = match tokio::time::timeout(budget, body).await {
+                Ok(Ok(Ok(state))) => (Some(Arc::new(state)), Outcome::Ok),
+                Ok(Ok(Err(outcome))) => (None, outcome),
+                Ok(Err(_)) => (None, Outcome::Failed("main's body was dropped".into())),
+                Err(_) => (None, Outcome::TimedOut(budget)),
+            };
+            log_step(service, Phase::Setup, "main", &ended.1);
+            ended
+        }
+        .instrument(span.span().clone())
+        .await;
+        Some((state, step(span, outcome, t)))
     };
     let (worker_steps, drain_step, main_body) = tokio::join!(stop_workers, drain, main_body);
     steps.extend(worker_steps);
@@ -532,6 +595,7 @@ async fn wind_down<S: Send + Sync + 'static>(
         total: started.elapsed(),
     };
     report.log();
+    crate::settings::write_termination_log(service, &report.summary());
     crate::metrics::shutdown_completed(report.is_clean());
     report
 }
@@ -577,10 +641,25 @@ async fn run_hook<S: Send + Sync + 'static>(
     state: &Option<Arc<S>>,
     since: Instant,
 ) -> Step {
-    let service = core.name.as_str();
     let t = Instant::now();
     let started = t.saturating_duration_since(since);
     let _pending = core.progress.enter(format!("hook {}", hook.name));
+    let span = StepSpan::new(Phase::Hook, &hook.name);
+    let outcome = run_hook_in_span(core, hook, state, started)
+        .instrument(span.span().clone())
+        .await;
+    let mut step = span.finish(outcome);
+    step.started = started;
+    step
+}
+
+async fn run_hook_in_span<S: Send + Sync + 'static>(
+    core: &Core,
+    hook: &HookSpec<S>,
+    state: &Option<Arc<S>>,
+    started: Duration,
+) -> Outcome {
+    let service = core.name.as_str();
     let at = if hook.at_start { "start" } else { "end" };
     // `after` only where the hook has one (an absent field, not an empty one).
     let after: Vec<&str> = hook.after.iter().map(|(_, name)| name.as_str()).collect();
@@ -589,15 +668,7 @@ async fn run_hook<S: Send + Sync + 'static>(
         timeout_ms = hook.timeout.as_millis() as u64, started_ms = started.as_millis() as u64, "hook started");
     let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
     log_step(service, Phase::Hook, &hook.name, &outcome);
-    let elapsed = t.elapsed();
-    crate::metrics::step(Phase::Hook, &hook.name, &outcome, elapsed);
-    Step {
-        phase: Phase::Hook,
-        name: hook.name.clone(),
-        outcome,
-        elapsed,
-        started,
-    }
+    outcome
 }
 
 fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {
