@@ -128,3 +128,64 @@ fn a_blocked_runtime_fails_health_though_the_probes_still_answer() {
     p.signal(SIGTERM);
     assert_eq!(p.exit_code(), 0, "{}", p.stderr());
 }
+
+#[test]
+fn a_failing_critical_worker_restarts_with_growing_delays_then_stops_the_service() {
+    let mut p = Proc::start_bin(FIXTURE, "flaky_critical", &[]);
+    assert_eq!(p.exit_code(), 1, "{}", p.stderr());
+    let runs: Vec<u64> = p
+        .events
+        .iter()
+        .filter_map(|e| e.split("at_ms=").nth(1))
+        .map(|ms| ms.trim().parse().unwrap())
+        .collect();
+    // The first run and three restarts, then the budget is spent.
+    assert_eq!(runs.len(), 4, "{:?}\n{}", p.events, p.stderr());
+    for (i, min) in [100, 200, 400].into_iter().enumerate() {
+        let gap = runs[i + 1] - runs[i];
+        assert!(
+            gap >= min,
+            "restart {} came after {gap} ms, before its {min} ms backoff",
+            i + 1
+        );
+    }
+    let log = p.stderr();
+    for attempt in 1..=3 {
+        assert!(
+            log.contains(&format!("worker failed; restarting after backoff service=flaky_critical worker=Flaky attempt={attempt}")),
+            "restart {attempt} not logged:\n{log}"
+        );
+    }
+    p.assert_log("worker failed; its restarts are exhausted");
+    p.assert_log("cause=critical worker `Flaky` stopped");
+}
+
+#[test]
+fn a_panicking_worker_is_restarted_and_once_healed_the_shutdown_is_clean() {
+    let mut p = Proc::start_bin(FIXTURE, "heals", &[]);
+    p.wait_for("ready");
+    p.wait_for("healed");
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    let log = p.stderr();
+    assert!(log.contains("error=panicked: run 1 exploded"), "{log}");
+    assert!(log.contains("error=panicked: run 2 exploded"), "{log}");
+    p.assert_log("step=Heals outcome=ok");
+}
+
+#[test]
+fn quit_during_a_restart_backoff_ends_the_worker_at_once() {
+    let mut p = Proc::start_bin(FIXTURE, "slow_to_retry", &[]);
+    p.wait_for("ready");
+    p.wait_for("failed, backing off");
+    let signalled = Instant::now();
+    p.signal(SIGTERM);
+    // The worker failed and is not back: an honest 1, and no 30 s wait.
+    assert_eq!(p.exit_code(), 1, "{}", p.stderr());
+    let took = signalled.elapsed();
+    assert!(
+        took.as_secs() < 10,
+        "the backoff held the shutdown for {took:?}"
+    );
+    p.assert_log("step=SlowToRetry outcome=failed: no disk");
+}

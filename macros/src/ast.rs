@@ -168,6 +168,11 @@ pub(crate) struct WorkerArgs {
     pub(crate) name: Slot<LitStr>,
     pub(crate) bound: Slot<LitStr>,
     pub(crate) stall: Slot<Dur>,
+    pub(crate) restart: Slot<LitStr>,
+    pub(crate) max_restarts: Slot<(u32, LitInt)>,
+    pub(crate) restart_window: Slot<Dur>,
+    pub(crate) backoff: Slot<Dur>,
+    pub(crate) max_backoff: Slot<Dur>,
 }
 
 pub(crate) const WORKER_KEYS: &[&str] = &[
@@ -177,6 +182,11 @@ pub(crate) const WORKER_KEYS: &[&str] = &[
     "name",
     "bound",
     "stall",
+    "restart",
+    "max_restarts",
+    "restart_window",
+    "backoff",
+    "max_backoff",
 ];
 
 impl WorkerArgs {
@@ -188,6 +198,11 @@ impl WorkerArgs {
             name: Slot::new("name"),
             bound: Slot::new("bound"),
             stall: Slot::new("stall"),
+            restart: Slot::new("restart"),
+            max_restarts: Slot::new("max_restarts"),
+            restart_window: Slot::new("restart_window"),
+            backoff: Slot::new("backoff"),
+            max_backoff: Slot::new("max_backoff"),
         };
         attr::parse_keys(cx, args, "worker", WORKER_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -215,6 +230,26 @@ impl WorkerArgs {
                 "stall" => {
                     let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
                     out.stall.set(cx, span, v);
+                }
+                "restart" => {
+                    let v = attr::string(cx, meta, key, "\"on-failure\"")?;
+                    out.restart.set(cx, span, v);
+                }
+                "max_restarts" => {
+                    let v = attr::int_u32(cx, meta, key, "5")?;
+                    out.max_restarts.set(cx, span, v);
+                }
+                "restart_window" => {
+                    let v = attr::duration(cx, meta, key, "\"10m\"", false)?;
+                    out.restart_window.set(cx, span, v);
+                }
+                "backoff" => {
+                    let v = attr::duration(cx, meta, key, "\"1s\"", false)?;
+                    out.backoff.set(cx, span, v);
+                }
+                "max_backoff" => {
+                    let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
+                    out.max_backoff.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in WORKER_KEYS"),
             }

@@ -314,12 +314,22 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
     let stall = w
         .stall_ms
         .map(|ms| quote!(.stall(#p::Duration::from_millis(#ms))));
+    let restart = w.restart.as_ref().map(|r| {
+        let (first, max) = (r.backoff_ms, r.max_backoff_ms);
+        let limit = r.max_restarts.map(|n| quote!(.max_restarts(#n)));
+        let window = r
+            .window_ms
+            .map(|ms| quote!(.within(#p::Duration::from_millis(#ms))));
+        quote!(.restart(#p::Restart::on_failure()
+            .backoff(#p::Duration::from_millis(#first), #p::Duration::from_millis(#max))
+            #limit #window))
+    });
     quote! {
         #item
         #adapter
         impl #ig #p::IntoWorker for #ident #tg #wc {
             fn into_worker(self) -> #p::Worker {
-                #build #stall
+                #build #stall #restart
             }
         }
     }

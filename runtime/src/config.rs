@@ -49,6 +49,14 @@ pub enum ConfigError {
         /// The duration given.
         value: Duration,
     },
+    /// A worker's settings do not go together.
+    #[error("worker `{name}`: {problem}")]
+    Worker {
+        /// The worker.
+        name: String,
+        /// What is wrong and what to write instead.
+        problem: String,
+    },
     /// Two hooks share an order, so which runs first would be undefined.
     #[error("hooks `{first}` and `{second}` both have order {order}: give each hook its own order")]
     DuplicateOrder {

@@ -118,17 +118,18 @@ pub fn check<S>(config: &Config<S>, manifest: &str) -> Result<Findings, Findings
         fmt_duration(drain),
     );
     if (grace_from == "container env" || drain_from == "container env")
-        && let Err(e) = crate::config::plan(&config.hooks, &config.workers, grace, drain) {
-            out.findings.push(Finding::error(
-                format!("{c}.env"),
-                format!(
-                    "grace {} drain_delay {}",
-                    fmt_duration(grace),
-                    fmt_duration(drain)
-                ),
-                format!("the service would refuse to start: {e}"),
-            ));
-        }
+        && let Err(e) = crate::config::plan(&config.hooks, &config.workers, grace, drain)
+    {
+        out.findings.push(Finding::error(
+            format!("{c}.env"),
+            format!(
+                "grace {} drain_delay {}",
+                fmt_duration(grace),
+                fmt_duration(drain)
+            ),
+            format!("the service would refuse to start: {e}"),
+        ));
+    }
 
     // The preStop hook, whose time counts inside the grace period.
     let pre_stop = container

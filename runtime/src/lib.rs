@@ -201,6 +201,11 @@ pub use workers::Worker;
 /// | `critical` | flag: if it panics or ends, the service shuts down and exits 1 | off |
 /// | `name` | the name in logs and the report | the struct's name |
 /// | `bound` | where-clause predicates for a generic struct, e.g. `"T: Display"` | none |
+/// | `stall` | duration: a tick running longer, or a run loop not calling [`Quit::heartbeat`] for longer, fails `/health` naming the worker | none |
+/// | `restart` | `"on-failure"`: a run-loop worker that errors or panics is restarted after a backoff | `"never"` |
+/// | `backoff`, `max_backoff` | durations: the first restart delay, doubling up to the maximum | `"1s"`, `"1m"` |
+/// | `max_restarts` | whole number: restarts allowed (within `restart_window`), then it stops; `critical` then stops the service | unlimited |
+/// | `restart_window` | duration: restarts older than this no longer count | the worker's life |
 ///
 /// A generic struct's type parameters are bounded `Send + 'static` for you (the
 /// worker runs in a task of its own). Bounds that only the impl block with `tick` or
