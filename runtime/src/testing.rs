@@ -112,6 +112,8 @@ pub struct DrillReport {
     pub ready_503_after: Option<Duration>,
     /// `/health` probes during the drain that did not answer 200 while the process ran.
     pub health_failures: usize,
+    /// How the first failed `/health` probe ended, and when (from the signal).
+    pub first_health_failure: Option<(Ending, Duration)>,
     /// `/health` probes during the drain.
     pub health_probes: usize,
     /// From the signal to the process's exit.
@@ -175,8 +177,11 @@ impl fmt::Display for DrillReport {
         )?;
         writeln!(
             f,
-            "  /ready 503 after {:?}; /health failed {} of {} probes",
-            self.ready_503_after, self.health_failures, self.health_probes
+            "  /ready 503 after {:?}; /health failed {} of {} probes (first: {:?})",
+            self.ready_503_after,
+            self.health_failures,
+            self.health_probes,
+            self.first_health_failure
         )
     }
 }
@@ -318,6 +323,7 @@ impl Drill {
             let exited = exited.clone();
             thread::spawn(move || {
                 let (mut ready_503, mut probes_n, mut failures) = (None, 0, 0);
+                let mut first = None;
                 while !exited.load(Ordering::Acquire) {
                     if ready_503.is_none() && http_status(probes, "/ready") == Some(503) {
                         ready_503 = Some(signalled.elapsed());
@@ -335,10 +341,13 @@ impl Drill {
                             _ => true,
                         };
                         failures += usize::from(failed);
+                        if failed && first.is_none() {
+                            first = Some((health, signalled.elapsed()));
+                        }
                     }
                     thread::sleep(Duration::from_millis(5));
                 }
-                (ready_503, probes_n, failures)
+                (ready_503, probes_n, failures, first)
             })
         };
         // Late requests, paced over the drain (during the delay, then after intake
@@ -384,10 +393,11 @@ impl Drill {
             }
         }
         report.late = late.join().unwrap_or_default();
-        let (ready_503, probes_n, failures) = watcher.join().unwrap_or_default();
+        let (ready_503, probes_n, failures, first) = watcher.join().unwrap_or_default();
         report.ready_503_after = ready_503;
         report.health_probes = probes_n;
         report.health_failures = failures;
+        report.first_health_failure = first;
         thread::sleep(Duration::from_millis(50));
         report.stderr = stderr_now();
         Ok(report)
