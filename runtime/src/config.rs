@@ -142,6 +142,9 @@ pub enum ConfigError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The socket passed under the name `probes` cannot serve them.
+    #[error("{0}")]
+    ProbesInherited(#[source] Box<crate::ListenError>),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),

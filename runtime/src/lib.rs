@@ -106,6 +106,7 @@ pub use body::IntakeClosed;
 pub use config::{Builder, Config, ConfigError, Flavor};
 pub use hooks::deadline;
 pub use in_flight::{InFlight, ShuttingDown, track};
+pub use os::listen_fds::{ListenError, listen_addr, listener};
 pub use os::signal::{Signal, UnknownSignal};
 pub use report::Report;
 pub use service::Service;

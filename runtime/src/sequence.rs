@@ -131,9 +131,13 @@ impl<S: Send + Sync + 'static> Config<S> {
         )
         .map_err(ConfigError::Runtime)?;
         let shutdown = Shutdown::new(self.name.clone(), watchdog);
-        let listener = match &self.probes {
-            Some(addrs) => Some(probes::bind(addrs).await?),
-            None => None,
+        // A socket passed under the name `probes` wins over the configured address.
+        let inherited = crate::os::listen_fds::take("probes", false)
+            .map_err(|e| ConfigError::ProbesInherited(Box::new(e)))?;
+        let listener = match (inherited, &self.probes) {
+            (Some(listener), _) => Some(listener),
+            (None, Some(addrs)) => Some(probes::bind(addrs).await?),
+            (None, None) => None,
         };
         listen_for_signals(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
         notify::start_watchdog_pings();
@@ -163,6 +167,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 leaving: Arc::default(),
                 leave: CancellationToken::new(),
                 closing: TaskTracker::new(),
+                listeners: Mutex::default(),
                 worker_room: self.plan.worker_room,
             }),
         };
@@ -235,6 +240,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                     outcome,
                     elapsed,
                     started: Duration::ZERO,
+                    note: None,
                 })
             }
         };
@@ -267,6 +273,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                                 outcome,
                                 elapsed: started.elapsed(),
                                 started: Duration::ZERO,
+                                note: None,
                             });
                             (None, None)
                         }
@@ -307,6 +314,8 @@ impl<S: Send + Sync + 'static> Config<S> {
         if self.logging {
             logging::init();
         }
+        // Before the runtime's threads exist: the variables can be removed soundly.
+        crate::os::listen_fds::capture_before_threads();
         let mut runtime = match self.flavor {
             Flavor::MultiThread => {
                 let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
@@ -366,6 +375,7 @@ async fn wind_down<S: Send + Sync + 'static>(
             outcome,
             elapsed,
             started: since.saturating_duration_since(started),
+            note: None,
         }
     };
 
@@ -417,7 +427,9 @@ async fn wind_down<S: Send + Sync + 'static>(
         in_flight = core.in_flight.len(),
         "intake closed"
     );
-    steps.push(step(Phase::Intake, "intake", Outcome::Ok, t));
+    let mut intake = step(Phase::Intake, "intake", Outcome::Ok, t);
+    intake.note = listeners_note(&lock(&core.listeners));
+    steps.push(intake);
 
     // 4. Workers quit, all at once, while calls in flight drain (and main's body, if
     //    main serves, returns): all within what grace leaves after the end hooks'
@@ -571,7 +583,22 @@ async fn run_hook<S: Send + Sync + 'static>(
         outcome,
         elapsed,
         started,
+        note: None,
     }
+}
+
+/// How the tracked servers' listeners close at intake, for the report.
+fn listeners_note(listeners: &[(String, bool)]) -> Option<String> {
+    if listeners.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = (listeners.iter())
+        .map(|(addr, inherited)| match inherited {
+            true => format!("{addr} inherited: queue left to the successor"),
+            false => format!("{addr} bound: queue answered 503"),
+        })
+        .collect();
+    Some(format!("listeners {}", each.join("; ")))
 }
 
 fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {

@@ -9,6 +9,7 @@
 //! | drain | counted until the last byte is written | counted until the last stream ends |
 //! | after intake | new connections answered 503 (`Connection: close`), not counted | the same |
 //! | exit | SYNs dropped, the queue answered 503, lingering close: never a reset | the same |
+//! | intake, inherited listener ([`crate::listener`]) | stops accepting, its queue left to the next process | the same |
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -100,7 +101,9 @@ pub(crate) fn spawn_server<L, M, S, B>(
         .local_addr()
         .map(|a| format!("{a:?}"))
         .unwrap_or_default();
-    let span = info_span!("server", service = %core.name, protocol = what, addr = %addr);
+    let inherited = listener.is_inherited();
+    crate::service::lock(&core.listeners).push((addr.clone(), inherited));
+    let span = info_span!("server", service = %core.name, protocol = what, addr = %addr, inherited);
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let late_builder = Arc::new(late_builder());
     // Held until the listener is closed: the sequence waits for it before exit.
@@ -128,11 +131,16 @@ pub(crate) fn spawn_server<L, M, S, B>(
             };
             tokio::spawn(conn.serve(io, guard, service).in_current_span());
         }
-        if listener.is_inherited() {
-            // The socket outlives this process: leave the queue to the successor.
+        if inherited {
+            // The socket outlives this process (the service manager holds it): no
+            // filter on it (it would stay on the socket and starve the successor),
+            // no 503 to what is queued: stop accepting and drop this descriptor,
+            // leaving the queue to the next process.
+            drop(listener);
+            drop(closing);
             info!(
                 phase = "intake",
-                "listener inherited: left open for the next process"
+                "listener inherited: leaving its queue to the successor"
             );
             return;
         }
