@@ -35,6 +35,11 @@ use std::time::{Duration, Instant};
 
 use crate::Signal;
 
+#[cfg(unix)]
+mod restart;
+#[cfg(unix)]
+pub use restart::{Handover, RestartReport, Restarts};
+
 const HEALTH: &str = "GET /health HTTP/1.1\r\nHost: drill\r\nConnection: close\r\n\r\n";
 
 /// A drill: configure, then [`run`](Drill::run).
