@@ -30,7 +30,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use winddown::{Service, ShuttingDown, handler, on_shutdown, service, worker};
 
 #[derive(Clone)]
-struct App {
+pub(crate) struct App {
     db: SqlitePool,
     requests: Arc<AtomicU64>,
     /// Events waiting for the message producer, published in batches.

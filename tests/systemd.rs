@@ -137,3 +137,15 @@ fn a_passed_socket_that_does_not_listen_is_a_clear_start_up_error() {
     p.assert_log("the socket `probes` passed by the service manager (fd 3) is a socket of type");
     p.assert_log("not a listening TCP socket");
 }
+
+#[test]
+fn the_shipped_units_agree_with_complete() {
+    let config = complete_example::service_config().expect("a valid configuration");
+    let units = winddown::systemd::Units::new(include_str!("../deploy/systemd/complete.service"))
+        .socket(include_str!("../deploy/systemd/complete-app.socket"))
+        .socket(include_str!("../deploy/systemd/complete-probes.socket"))
+        .listener("app");
+    if let Err(mismatches) = winddown::systemd::check(&config, units) {
+        panic!("{mismatches}");
+    }
+}

@@ -10,46 +10,15 @@
 //! }
 //! ```
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
 use crate::config::{Config, fmt_duration};
+use crate::mismatch::Findings;
 
-/// What is wrong with a manifest, field by field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatches(pub Vec<Mismatch>);
-
-/// One disagreement: the field, its value, and what it needs to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
-    /// The field's path in the manifest, e.g. `spec.template.spec.terminationGracePeriodSeconds`.
-    pub field: String,
-    /// Its value, as found (or `missing`).
-    pub value: String,
-    /// What it needs to be, and why.
-    pub needed: String,
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is {}: {}", self.field, self.value, self.needed)
-    }
-}
-
-impl fmt::Display for Mismatches {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "the manifest disagrees with the service:")?;
-        for m in &self.0 {
-            writeln!(f, "- {m}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Mismatches {}
+pub use crate::mismatch::{Mismatch, Mismatches};
 
 /// Checks the first workload in `manifest` (a Deployment, StatefulSet or DaemonSet;
 /// multi-document YAML is fine) against `config`:
@@ -65,21 +34,15 @@ impl std::error::Error for Mismatches {}
 ///
 /// The container checked is the one named like the service, or the only one.
 pub fn check<S>(config: &Config<S>, manifest: &str) -> Result<(), Mismatches> {
-    let mut out = Vec::new();
-    let mut miss = |field: &str, value: String, needed: String| {
-        out.push(Mismatch {
-            field: field.to_owned(),
-            value,
-            needed,
-        })
-    };
+    let mut out = Findings::new("manifest");
+    let mut miss = |field: &str, value: String, needed: String| out.add(field, value, needed);
     let Some(workload) = first_workload(manifest) else {
         miss(
             "manifest",
             "without a workload".into(),
             "a Deployment, StatefulSet or DaemonSet with spec.template.spec is needed".into(),
         );
-        return Err(Mismatches(out));
+        return out.finish();
     };
     let pod = &workload["spec"]["template"]["spec"];
     let containers = pod["containers"].as_sequence().cloned().unwrap_or_default();
@@ -99,7 +62,7 @@ pub fn check<S>(config: &Config<S>, manifest: &str) -> Result<(), Mismatches> {
                 ),
                 "name the service's container like the service".into(),
             );
-            return Err(Mismatches(out));
+            return out.finish();
         }
     };
     let base = "spec.template.spec";
@@ -187,11 +150,7 @@ pub fn check<S>(config: &Config<S>, manifest: &str) -> Result<(), Mismatches> {
             probes_port,
         );
     }
-    if out.is_empty() {
-        Ok(())
-    } else {
-        Err(Mismatches(out))
-    }
+    out.finish()
 }
 
 fn check_probe<S>(

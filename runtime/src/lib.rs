@@ -60,6 +60,7 @@
 //! - `axum`: `Service::serve` for a `Router`, `InFlightLayer`, `ShuttingDown` as a 503.
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
 //! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
+//! - `systemd`: `systemd::check`, `.service` and `.socket` units against the service.
 //! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
 //! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
@@ -96,6 +97,10 @@ pub mod grpc;
 pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
+#[cfg(any(feature = "kubernetes", feature = "systemd"))]
+mod mismatch;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod testing;
 
