@@ -134,7 +134,7 @@ fn a_passed_socket_that_does_not_listen_is_a_clear_start_up_error() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(p.exit_code(), 1, "{}", p.stderr());
-    p.assert_log("the socket `probes` passed by the service manager (fd 3) is a socket of type");
+    p.assert_log("the socket `probes` passed by the service manager (fd 3) is a datagram socket");
     p.assert_log("not a listening TCP socket");
 }
 

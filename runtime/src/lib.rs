@@ -61,7 +61,8 @@
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
 //! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
 //! - `systemd`: `systemd::check`, `.service` and `.socket` units against the service.
-//! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
+//! - `testing`: `testing::Drill`, a shutdown drill for your own tests, and
+//!   `testing::Restarts`, restarts under socket activation with every request's outcome.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
 //! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
 //!

@@ -2,7 +2,8 @@
 //! flight, send it a real signal, watch its probes through the drain, and get a
 //! report of what completed, what failed and how, and how long each phase took.
 //! The seed's "Testing Shutdown" section (start, curl in a loop, kill, wait), done
-//! so that a test can assert on it.
+//! so that a test can assert on it. [`Restarts`] restarts it under socket activation
+//! the way systemd does and reports every request's outcome (see `docs/systemd.md`).
 //!
 //! The binary must read the addresses it binds from `APP_ADDR` and `PROBES_ADDR`
 //! (the drill picks free ports) and serve `GET {path}` on the app address.

@@ -210,7 +210,11 @@ fn adopt(name: &str, fd: i32) -> Result<TcpListener, ListenError> {
         .r#type()
         .map_err(|e| not(format!("not a socket ({e})")))?;
     if kind != Type::STREAM {
-        return Err(not(format!("a socket of type {kind:?}")));
+        return Err(not(match kind {
+            Type::DGRAM => "a datagram socket".into(),
+            Type::SEQPACKET => "a seqpacket socket".into(),
+            other => format!("a socket of type {other:?}"),
+        }));
     }
     let domain = sock
         .domain()
