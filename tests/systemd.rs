@@ -149,3 +149,46 @@ fn the_shipped_units_agree_with_complete() {
         panic!("{mismatches}");
     }
 }
+
+#[test]
+fn passed_sockets_are_read_once_taken_by_name_and_hidden_from_children() {
+    let tool = "/usr/bin/systemd-socket-activate";
+    assert!(std::path::Path::new(tool).exists(), "{tool} is missing");
+    let app = free_addr();
+    let mut cmd = Command::new(tool);
+    cmd.arg(format!("--listen={app}"))
+        .arg("--fdname=app")
+        .arg("--setenv=ADMIN_ADDR=127.0.0.1:0")
+        .arg("--setenv=PROBES_ADDR=127.0.0.1:0")
+        .arg(env!("CARGO_BIN_EXE_winddown-fixture"))
+        .arg("listen_fds");
+    let mut p = Proc::command(cmd, "listen_fds under systemd-socket-activate", &[]);
+    let until = std::time::Instant::now() + PATIENCE;
+    while !p.stderr().contains(&format!("Listening on {app}")) {
+        assert!(std::time::Instant::now() < until, "{}", p.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The first connection starts the service; it is answered once setup is done.
+    let first = std::thread::spawn(move || get(app, "/work?ms=1"));
+    // Read before the runtime started, then removed from the environment.
+    assert_eq!(
+        p.wait_for("setup sees "),
+        "LISTEN_FDS=unset LISTEN_PID=unset LISTEN_FDNAMES=unset"
+    );
+    assert_eq!(
+        p.wait_for("a child sees "),
+        "LISTEN_FDS=unset LISTEN_FDNAMES=unset"
+    );
+    assert_eq!(p.wait_for("app on ").parse::<SocketAddr>().unwrap(), app);
+    let admin: SocketAddr = p.wait_for("admin on ").parse().unwrap();
+    assert_ne!(admin.port(), app.port());
+    p.wait_ready();
+    assert_eq!(first.join().unwrap().status, 200);
+    assert_eq!(get(admin, "/work?ms=1").status, 200);
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    p.assert_log(&format!(
+        "note=\"listeners {app} inherited: queue left to the successor; {admin} bound: queue \
+         answered 503\""
+    ));
+}
