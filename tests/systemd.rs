@@ -192,3 +192,29 @@ fn passed_sockets_are_read_once_taken_by_name_and_hidden_from_children() {
          answered 503\""
     ));
 }
+
+#[test]
+fn without_names_the_app_takes_the_passed_socket_by_position() {
+    let tool = "/usr/bin/systemd-socket-activate";
+    assert!(std::path::Path::new(tool).exists(), "{tool} is missing");
+    let app = free_addr();
+    let mut cmd = Command::new(tool);
+    cmd.arg(format!("--listen={app}"))
+        .arg("--setenv=PROBES_ADDR=127.0.0.1:0")
+        .arg(Proc::example_path("complete"));
+    let mut p = Proc::command(cmd, "complete, one unnamed socket", &[]);
+    let until = std::time::Instant::now() + PATIENCE;
+    while !p.stderr().contains(&format!("Listening on {app}")) {
+        assert!(std::time::Instant::now() < until, "{}", p.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let first = std::thread::spawn(move || get(app, "/work?ms=1"));
+    // The probes (no socket named `probes`) bind PROBES_ADDR.
+    let probes: SocketAddr = p.wait_for("probes on http://").trim().parse().unwrap();
+    assert_ne!(probes.port(), app.port());
+    assert_eq!(wait_ready_status(probes, 200).status, 200);
+    assert_eq!(first.join().unwrap().status, 200);
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+    p.assert_log("listener inherited from the service manager name=\"app\" fd=3");
+}
