@@ -120,7 +120,9 @@ pub(crate) fn spawn_server<L, M, S, B>(
             };
             let service = make(&peer);
             let Ok(guard) = in_flight.enter() else {
-                // Intake closed between the accept and now: a late connection.
+                // Intake closed between the accept and now: a late connection (even
+                // from an inherited listener: it is ours now, and a 503 with
+                // `Connection: close` is the one answer a drain can still give).
                 spawn_late(&core, &late_builder, io);
                 break;
             };
