@@ -88,6 +88,9 @@ pub enum DrillError {
     /// No free port could be found.
     #[error("cannot pick a free port: {0}")]
     Port(std::io::Error),
+    /// [`Restarts`] was given no socket names.
+    #[error("no sockets to pass: name at least one with `sockets([\"app\", ..])`")]
+    NoSockets,
 }
 
 /// How a request ended.

@@ -222,6 +222,9 @@ impl Restarts {
 
     /// Runs the restarts.
     pub fn run(self) -> Result<RestartReport, DrillError> {
+        if self.names.is_empty() {
+            return Err(DrillError::NoSockets);
+        }
         super::raise_fd_limit();
         // The sockets, held for the whole run as systemd holds them.
         let mut held = Vec::new();
