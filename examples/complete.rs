@@ -8,7 +8,9 @@
 //! in flight finishes, the workers stop, and the hooks run as their graph says: the
 //! event producer and the write-behind cache flush concurrently, the database closes
 //! once both are done with it, the metrics go last. `APP_ADDR`, `PROBES_ADDR` and
-//! `DATABASE_URL` override.
+//! `DATABASE_URL` override. Under systemd socket activation it serves on the sockets
+//! named `app` and `probes` instead, and a restart refuses nothing: the units are in
+//! `deploy/systemd/`, see `docs/systemd.md`.
 //!
 //! The budget is the critical path, not the sum: the hooks' timeouts add up to 35s
 //! (37s with the drain delay), yet `grace = "35s"` compiles, because the longest
