@@ -84,6 +84,27 @@ fn grpc_calls_in_flight_at_sigterm_finish_and_health_turns_not_serving_at_once()
 }
 
 #[test]
+fn grpc_health_says_not_serving_until_setup_has_finished() {
+    let mut p = Proc::start("grpc", &[("SETUP_MS", "1500")]);
+    let addr = format!("http://{}", p.wait_for("listening on http://").trim());
+    p.wait_for("setup still running");
+    runtime().block_on(async {
+        let channel = Channel::from_shared(addr).unwrap().connect().await.unwrap();
+        // The server answers from the first moment; setup has not finished.
+        assert_eq!(health(&channel).await, ServingStatus::NotServing as i32);
+        // Once setup finishes it turns SERVING.
+        let until = Instant::now() + PATIENCE;
+        while health(&channel).await != ServingStatus::Serving as i32 {
+            assert!(Instant::now() < until, "health never turned SERVING");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    p.wait_for("ready probes=");
+    p.signal(SIGTERM);
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}
+
+#[test]
 fn grpc_calls_after_intake_closed_get_unavailable() {
     let mut p = Proc::start("grpc", &[("HOOK_MS", "3000")]);
     let addr = format!("http://{}", p.wait_for("listening on http://").trim());

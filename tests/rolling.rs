@@ -27,19 +27,6 @@ const REPLICAS: usize = 3;
 /// two), with room for a loaded machine.
 const DRAIN_MS: &str = "1500";
 
-fn tool(name: &str) -> String {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "`{name}` is not installed: run `.ci/deps` (apt-get install haproxy wrk nghttp2-client)"
-    );
-    name.to_owned()
-}
-
 fn free_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()

@@ -159,9 +159,10 @@ pub(crate) struct WorkerArgs {
     pub(crate) stop_timeout: Slot<Dur>,
     pub(crate) critical: Slot<()>,
     pub(crate) name: Slot<LitStr>,
+    pub(crate) bound: Slot<LitStr>,
 }
 
-pub(crate) const WORKER_KEYS: &[&str] = &["every", "stop_timeout", "critical", "name"];
+pub(crate) const WORKER_KEYS: &[&str] = &["every", "stop_timeout", "critical", "name", "bound"];
 
 impl WorkerArgs {
     pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
@@ -170,6 +171,7 @@ impl WorkerArgs {
             stop_timeout: Slot::new("stop_timeout"),
             critical: Slot::new("critical"),
             name: Slot::new("name"),
+            bound: Slot::new("bound"),
         };
         attr::parse_keys(cx, args, "worker", WORKER_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -189,6 +191,10 @@ impl WorkerArgs {
                 "name" => {
                     let v = attr::string(cx, meta, key, "\"cleanup\"")?;
                     out.name.set(cx, span, v);
+                }
+                "bound" => {
+                    let v = attr::string(cx, meta, key, "\"T: Display\"")?;
+                    out.bound.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in WORKER_KEYS"),
             }

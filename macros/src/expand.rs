@@ -266,7 +266,7 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
     let p = quote!(::winddown::__private);
     let item = w.item;
     let ident = &item.ident;
-    let (ig, tg, wc) = item.generics.split_for_impl();
+    let (ig, tg, wc) = w.generics.split_for_impl();
     let name = &w.name;
     let stop = match w.stop_ms {
         Some(ms) => quote!(#ms),

@@ -4,7 +4,8 @@
 
 use proc_macro2::Span;
 use quote::ToTokens;
-use syn::{Expr, ExprLit, FnArg, Item, Lit, LitStr, Path, ReturnType, Type};
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, FnArg, Item, Lit, LitStr, Path, ReturnType, Token, Type, WherePredicate};
 
 use crate::ast::{HookArgs, ItemFn, ServiceArgs, WorkerArgs};
 use crate::ctxt::Ctxt;
@@ -101,9 +102,10 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
     }
 
     let grace_ms = args.grace.get().map(|d| d.ms);
-    if let (Some(drain), Some(grace)) = (args.drain_delay.get(), args.grace.get()) {
-        if drain.ms > grace.ms {
-            cx.error_spanned(
+    if let (Some(drain), Some(grace)) = (args.drain_delay.get(), args.grace.get())
+        && drain.ms > grace.ms
+    {
+        cx.error_spanned(
                 &drain.lit,
                 format_args!(
                     "`drain_delay` ({}) is longer than `grace` ({}): the shutdown could never finish in time; \
@@ -112,7 +114,6 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
                     grace.lit.value()
                 ),
             );
-        }
     }
 
     if let Some(expr) = args.probes.get() {
@@ -294,6 +295,9 @@ pub(crate) struct Worker<'a> {
     pub(crate) every_span: Option<Span>,
     pub(crate) stop_ms: Option<u64>,
     pub(crate) critical: bool,
+    /// The struct's generics, each type parameter bounded `Send + 'static` (the
+    /// worker moves to a task of its own) plus the predicates of `bound = ".."`.
+    pub(crate) generics: syn::Generics,
 }
 
 pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<Worker<'a>> {
@@ -332,8 +336,30 @@ pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<
         Some(n) => n.value(),
         None => item.ident.to_string(),
     };
+    let mut generics = item.generics.clone();
+    let extra = args.bound.get().and_then(|lit| {
+        lit.parse_with(Punctuated::<WherePredicate, Token![,]>::parse_terminated)
+            .map_err(|e| {
+                cx.error_spanned(
+                    lit,
+                    format!(
+                        "`bound` holds where-clause predicates, e.g. `bound = \"T: Display + Sync\"`: {e}"
+                    ),
+                )
+            })
+            .ok()
+    });
+    let params: Vec<syn::Ident> = generics.type_params().map(|t| t.ident.clone()).collect();
+    let clause = generics.make_where_clause();
+    for ident in params {
+        clause
+            .predicates
+            .push(syn::parse_quote!(#ident: ::core::marker::Send + 'static));
+    }
+    clause.predicates.extend(extra.into_iter().flatten());
     Some(Worker {
         item,
+        generics,
         name,
         every_ms: args.every.get().map(|d| d.ms),
         every_span: args.every.span(),

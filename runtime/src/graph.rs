@@ -163,15 +163,14 @@ const fn order_pred(nodes: &[Node<'_>], i: usize) -> usize {
     let mut best_order = 0;
     let mut j = 0;
     while j < nodes.len() {
-        if let Some(o) = nodes[j].order {
-            if j != i
-                && nodes[j].at_start == nodes[i].at_start
-                && o < mine
-                && (best == NONE || o > best_order)
-            {
-                best = j;
-                best_order = o;
-            }
+        if let Some(o) = nodes[j].order
+            && j != i
+            && nodes[j].at_start == nodes[i].at_start
+            && o < mine
+            && (best == NONE || o > best_order)
+        {
+            best = j;
+            best_order = o;
         }
         j += 1;
     }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_util::FutureExt;
 use hyper::{Request, Response};
 use hyper_util::service::TowerToHyperService;
 use tonic::body::Body;
@@ -46,11 +47,18 @@ impl Service {
     /// shutdown starts. Add it to the routes you serve.
     pub fn grpc_health(&self) -> HealthServer<impl Health> {
         let (reporter, server) = tonic_health::server::health_reporter();
+        // tonic-health starts the overall service as SERVING. Nothing else holds the
+        // reporter's lock yet, so the first poll sets NOT_SERVING before the server is
+        // handed out: no call during setup can see SERVING.
+        let not_serving = reporter.set_service_status("", ServingStatus::NotServing);
+        let set_at_once = not_serving.now_or_never().is_some();
         let core = self.core.clone();
         tokio::spawn(async move {
-            reporter
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            if !set_at_once {
+                reporter
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+            }
             tokio::select! {
                 _ = core.became_ready.cancelled() => {
                     reporter.set_service_status("", ServingStatus::Serving).await;

@@ -197,6 +197,12 @@ pub use workers::Worker;
 /// | `stop_timeout` | duration: past it the worker is aborted and reported | `"5s"` |
 /// | `critical` | flag: if it panics or ends, the service shuts down and exits 1 | off |
 /// | `name` | the name in logs and the report | the struct's name |
+/// | `bound` | where-clause predicates for a generic struct, e.g. `"T: Display"` | none |
+///
+/// A generic struct's type parameters are bounded `Send + 'static` for you (the
+/// worker runs in a task of its own). Bounds that only the impl block with `tick` or
+/// `run` states go in `bound`, as with serde's `#[serde(bound = "..")]`:
+/// `#[worker(every = "1s", bound = "T: Display")] struct Poller<T> { label: T }`.
 ///
 /// ```
 /// use winddown::{Quit, worker};

@@ -290,3 +290,18 @@ pub fn wait_ready_status(addr: SocketAddr, status: u16) -> Rsp {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The path of a real client the tests drive (`curl`, `h2load`, `wrk`, `haproxy`),
+/// with the fix in the message when it is missing.
+pub fn tool(name: &str) -> String {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name}` is not installed: run `bash .ci/deps` (apt-get install haproxy wrk nghttp2-client curl)"
+    );
+    name.to_owned()
+}
