@@ -113,16 +113,25 @@ pub(crate) fn spawn_server<L, M, S, B>(
         let in_flight = core.in_flight.clone();
         // Until intake closes: every connection counted in flight.
         loop {
+            // An inherited listener's next connection is counted before it is
+            // accepted: one accepted as intake closes is then served, never answered
+            // 503 (the successor would have served it). The guard is dropped at once
+            // when intake closes first.
+            let early = match inherited {
+                true => match in_flight.enter() {
+                    Ok(guard) => Some(guard),
+                    Err(_) => break,
+                },
+                false => None,
+            };
             let (io, peer) = tokio::select! {
                 biased;
                 _ = in_flight.closed() => break,
                 conn = listener.accept() => conn,
             };
             let service = make(&peer);
-            let Ok(guard) = in_flight.enter() else {
-                // Intake closed between the accept and now: a late connection (even
-                // from an inherited listener: it is ours now, and a 503 with
-                // `Connection: close` is the one answer a drain can still give).
+            let Some(guard) = early.or_else(|| in_flight.enter().ok()) else {
+                // Intake closed between the accept and now: a late connection.
                 spawn_late(&core, &late_builder, io);
                 break;
             };
@@ -130,6 +139,7 @@ pub(crate) fn spawn_server<L, M, S, B>(
                 builder: builder.clone(),
                 core: core.clone(),
                 untracked,
+                inherited,
             };
             tokio::spawn(conn.serve(io, guard, service).in_current_span());
         }
@@ -190,6 +200,7 @@ fn spawn_late<Io>(core: &Arc<Core>, builder: &Arc<auto::Builder<TokioExecutor>>,
 where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    debug!("connection after intake close: answered 503");
     let builder = builder.clone();
     let io = Lingering::new(io, None, core.closing.clone());
     core.closing.spawn(
@@ -222,6 +233,9 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     core: Arc<Core>,
     untracked: Option<&'static str>,
+    /// From an inherited listener: a request that was on its way when intake
+    /// closed is served, not answered 503 (the successor would have served it).
+    inherited: bool,
 }
 
 impl Connection {
@@ -248,6 +262,7 @@ impl Connection {
             leaving: leaving.clone(),
             conn: state.clone(),
             untracked: self.untracked,
+            admit_first: self.inherited,
         };
         let mut conn = pin!(
             self.builder
