@@ -63,6 +63,7 @@ pub(crate) struct ServiceArgs {
     pub(crate) on_shutdown: Slot<Vec<Path>>,
     pub(crate) runtime: RuntimeArgs,
     pub(crate) tell_clients_to_leave: Slot<syn::LitBool>,
+    pub(crate) startup_timeout: Slot<Dur>,
 }
 
 /// The keys that pick the log subscriber and the runtime, as `#[tokio::main]`'s do.
@@ -83,6 +84,7 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "flavor",
     "worker_threads",
     "tell_clients_to_leave",
+    "startup_timeout",
 ];
 
 impl ServiceArgs {
@@ -101,6 +103,7 @@ impl ServiceArgs {
                 worker_threads: Slot::new("worker_threads"),
             },
             tell_clients_to_leave: Slot::new("tell_clients_to_leave"),
+            startup_timeout: Slot::new("startup_timeout"),
         };
         attr::parse_keys(cx, args, "service", SERVICE_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -145,6 +148,10 @@ impl ServiceArgs {
                     let v = attr::boolean(cx, meta, key, "false")?;
                     out.tell_clients_to_leave.set(cx, span, v);
                 }
+                "startup_timeout" => {
+                    let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
+                    out.startup_timeout.set(cx, span, v);
+                }
                 _ => unreachable!("key listed in SERVICE_KEYS"),
             }
             Ok(())
@@ -160,9 +167,27 @@ pub(crate) struct WorkerArgs {
     pub(crate) critical: Slot<()>,
     pub(crate) name: Slot<LitStr>,
     pub(crate) bound: Slot<LitStr>,
+    pub(crate) stall: Slot<Dur>,
+    pub(crate) restart: Slot<LitStr>,
+    pub(crate) max_restarts: Slot<(u32, LitInt)>,
+    pub(crate) restart_window: Slot<Dur>,
+    pub(crate) backoff: Slot<Dur>,
+    pub(crate) max_backoff: Slot<Dur>,
 }
 
-pub(crate) const WORKER_KEYS: &[&str] = &["every", "stop_timeout", "critical", "name", "bound"];
+pub(crate) const WORKER_KEYS: &[&str] = &[
+    "every",
+    "stop_timeout",
+    "critical",
+    "name",
+    "bound",
+    "stall",
+    "restart",
+    "max_restarts",
+    "restart_window",
+    "backoff",
+    "max_backoff",
+];
 
 impl WorkerArgs {
     pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
@@ -172,6 +197,12 @@ impl WorkerArgs {
             critical: Slot::new("critical"),
             name: Slot::new("name"),
             bound: Slot::new("bound"),
+            stall: Slot::new("stall"),
+            restart: Slot::new("restart"),
+            max_restarts: Slot::new("max_restarts"),
+            restart_window: Slot::new("restart_window"),
+            backoff: Slot::new("backoff"),
+            max_backoff: Slot::new("max_backoff"),
         };
         attr::parse_keys(cx, args, "worker", WORKER_KEYS, |key, meta| {
             let span = meta.path.span_of_ident();
@@ -195,6 +226,30 @@ impl WorkerArgs {
                 "bound" => {
                     let v = attr::string(cx, meta, key, "\"T: Display\"")?;
                     out.bound.set(cx, span, v);
+                }
+                "stall" => {
+                    let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
+                    out.stall.set(cx, span, v);
+                }
+                "restart" => {
+                    let v = attr::string(cx, meta, key, "\"on-failure\"")?;
+                    out.restart.set(cx, span, v);
+                }
+                "max_restarts" => {
+                    let v = attr::int_u32(cx, meta, key, "5")?;
+                    out.max_restarts.set(cx, span, v);
+                }
+                "restart_window" => {
+                    let v = attr::duration(cx, meta, key, "\"10m\"", false)?;
+                    out.restart_window.set(cx, span, v);
+                }
+                "backoff" => {
+                    let v = attr::duration(cx, meta, key, "\"1s\"", false)?;
+                    out.backoff.set(cx, span, v);
+                }
+                "max_backoff" => {
+                    let v = attr::duration(cx, meta, key, "\"1m\"", false)?;
+                    out.max_backoff.set(cx, span, v);
                 }
                 _ => unreachable!("key listed in WORKER_KEYS"),
             }

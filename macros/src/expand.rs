@@ -130,6 +130,9 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         };
         quote!(.flavor(#p::Flavor::#flavor))
     });
+    let startup_call = svc
+        .startup_timeout_ms
+        .map(|ms| quote!(.startup_timeout(#p::Duration::from_millis(#ms))));
     let threads_call = svc
         .worker_threads
         .map(|n| quote!(.worker_threads(#n as usize)));
@@ -153,7 +156,10 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
             #logging_call
             #flavor_call
             #threads_call
-            #leave_call;
+            #leave_call
+            #startup_call
+            // The deployment's WINDDOWN_GRACE / WINDDOWN_DRAIN_DELAY win at start.
+            .from_env();
         #(#hook_calls)*
     };
     let setup_closure = quote!(|__winddown_svc: #p::Service| async move { #result });
@@ -305,12 +311,25 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
             )
         }
     };
+    let stall = w
+        .stall_ms
+        .map(|ms| quote!(.stall(#p::Duration::from_millis(#ms))));
+    let restart = w.restart.as_ref().map(|r| {
+        let (first, max) = (r.backoff_ms, r.max_backoff_ms);
+        let limit = r.max_restarts.map(|n| quote!(.max_restarts(#n)));
+        let window = r
+            .window_ms
+            .map(|ms| quote!(.within(#p::Duration::from_millis(#ms))));
+        quote!(.restart(#p::Restart::on_failure()
+            .backoff(#p::Duration::from_millis(#first), #p::Duration::from_millis(#max))
+            #limit #window))
+    });
     quote! {
         #item
         #adapter
         impl #ig #p::IntoWorker for #ident #tg #wc {
             fn into_worker(self) -> #p::Worker {
-                #build
+                #build #stall #restart
             }
         }
     }

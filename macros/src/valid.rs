@@ -41,6 +41,8 @@ pub(crate) struct Service {
     pub(crate) worker_threads: Option<u32>,
     /// `tell_clients_to_leave = false`.
     pub(crate) tell_clients_to_leave: Option<bool>,
+    /// `startup_timeout = ".."`, in milliseconds.
+    pub(crate) startup_timeout_ms: Option<u64>,
 }
 
 fn check_async(cx: &Ctxt, item: &ItemFn, attr: &str, what: &str) {
@@ -224,6 +226,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         current_thread,
         worker_threads,
         tell_clients_to_leave,
+        startup_timeout_ms: args.startup_timeout.get().map(|d| d.ms),
     })
 }
 
@@ -298,6 +301,97 @@ pub(crate) struct Worker<'a> {
     /// The struct's generics, each type parameter bounded `Send + 'static` (the
     /// worker moves to a task of its own) plus the predicates of `bound = ".."`.
     pub(crate) generics: syn::Generics,
+    /// `stall = ".."`, in milliseconds.
+    pub(crate) stall_ms: Option<u64>,
+    pub(crate) restart: Option<Restart>,
+}
+
+/// `restart = "on-failure"` and its settings, checked.
+pub(crate) struct Restart {
+    pub(crate) backoff_ms: u64,
+    pub(crate) max_backoff_ms: u64,
+    pub(crate) max_restarts: Option<u32>,
+    pub(crate) window_ms: Option<u64>,
+}
+
+/// The defaults of `Restart::on_failure()`, for the compile-time comparison.
+const DEFAULT_BACKOFF_MS: u64 = 1_000;
+const DEFAULT_MAX_BACKOFF_MS: u64 = 60_000;
+
+fn restart(cx: &Ctxt, args: &WorkerArgs) -> Option<Restart> {
+    let on = match args.restart.get() {
+        Some(lit) => match lit.value().as_str() {
+            "on-failure" => true,
+            "never" => false,
+            other => {
+                cx.error_spanned(
+                    lit,
+                    format_args!(
+                        "`restart` is \"on-failure\" (restart after an error or a panic) or \"never\" (the default), not \"{other}\""
+                    ),
+                );
+                return None;
+            }
+        },
+        None => false,
+    };
+    if on && let (Some(span), Some(_)) = (args.restart.span(), args.every.get()) {
+        cx.error(
+            span,
+            "`restart` is for a worker that owns its loop: a ticking worker (`every`) already \
+             survives a failed tick, which is logged while the next tick runs on time; remove `restart`",
+        );
+    }
+    let settings = [
+        ("max_restarts", args.max_restarts.span()),
+        ("restart_window", args.restart_window.span()),
+        ("backoff", args.backoff.span()),
+        ("max_backoff", args.max_backoff.span()),
+    ];
+    if !on {
+        for (key, span) in settings {
+            if let Some(span) = span {
+                cx.error(
+                    span,
+                    format_args!(
+                        "`{key}` has no effect without `restart = \"on-failure\"`: add it, or remove `{key}`"
+                    ),
+                );
+            }
+        }
+        return None;
+    }
+    if let Some((0, lit)) = args.max_restarts.get() {
+        cx.error_spanned(
+            lit,
+            "`max_restarts = 0` would never restart: remove `restart`, or allow at least one, e.g. `max_restarts = 5`",
+        );
+    }
+    let backoff_ms = args.backoff.get().map_or(DEFAULT_BACKOFF_MS, |d| d.ms);
+    let max_backoff_ms = args
+        .max_backoff
+        .get()
+        .map_or(DEFAULT_MAX_BACKOFF_MS, |d| d.ms);
+    if backoff_ms > max_backoff_ms {
+        let span = args
+            .backoff
+            .span()
+            .or(args.max_backoff.span())
+            .unwrap_or_else(Span::call_site);
+        cx.error(
+            span,
+            format_args!(
+                "the first `backoff` ({backoff_ms}ms) is longer than `max_backoff` ({max_backoff_ms}ms), \
+                 which caps it: shorten `backoff` or raise `max_backoff`"
+            ),
+        );
+    }
+    Some(Restart {
+        backoff_ms,
+        max_backoff_ms,
+        max_restarts: args.max_restarts.get().map(|(n, _)| *n),
+        window_ms: args.restart_window.get().map(|d| d.ms),
+    })
 }
 
 pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<Worker<'a>> {
@@ -357,9 +451,12 @@ pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<
             .push(syn::parse_quote!(#ident: ::core::marker::Send + 'static));
     }
     clause.predicates.extend(extra.into_iter().flatten());
+    let restart = restart(cx, &args);
     Some(Worker {
         item,
         generics,
+        restart,
+        stall_ms: args.stall.get().map(|d| d.ms),
         name,
         every_ms: args.every.get().map(|d| d.ms),
         every_span: args.every.span(),

@@ -14,7 +14,7 @@ pub fn set_current(in_flight: Option<crate::InFlight>) {
 }
 pub use crate::{
     Config, ConfigError, Flavor, Quit, Service, ShuttingDown, Signal, Worker, report::IntoOutcome,
-    workers::IntoWorker,
+    workers::IntoWorker, workers::Restart,
 };
 
 /// The default grace, in milliseconds, for the compile-time budget check.

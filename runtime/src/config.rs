@@ -10,6 +10,7 @@ use crate::hooks::{Hook, IntoHook};
 use crate::os::signal::Signal;
 use crate::probes::Check;
 use crate::report::IntoOutcome;
+use crate::settings::{self, Source};
 use crate::workers::{IntoWorker, Worker};
 
 /// The default `grace`: 30 seconds.
@@ -47,6 +48,14 @@ pub enum ConfigError {
         what: String,
         /// The duration given.
         value: Duration,
+    },
+    /// A worker's settings do not go together.
+    #[error("worker `{name}`: {problem}")]
+    Worker {
+        /// The worker.
+        name: String,
+        /// What is wrong and what to write instead.
+        problem: String,
     },
     /// Two hooks share an order, so which runs first would be undefined.
     #[error("hooks `{first}` and `{second}` both have order {order}: give each hook its own order")]
@@ -145,6 +154,14 @@ pub enum ConfigError {
     /// The socket passed under the name `probes` cannot serve them.
     #[error("{0}")]
     ProbesInherited(#[source] Box<crate::ListenError>),
+    /// A deploy-time setting (an environment variable) is set but cannot be used.
+    #[error("environment variable {var}: {reason} (or unset it to use the compiled value)")]
+    Env {
+        /// The variable, e.g. `WINDDOWN_GRACE`.
+        var: &'static str,
+        /// Why its value was refused, and what to write.
+        reason: String,
+    },
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
@@ -234,6 +251,13 @@ pub struct Builder<S> {
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
+    pub(crate) startup_timeout: Option<Duration>,
+    pub(crate) runtime_stall: Duration,
+    /// Where `grace` and `drain_delay` came from, for the start log line.
+    pub(crate) grace_from: Source,
+    pub(crate) drain_from: Source,
+    /// The first environment variable [`from_env`](Self::from_env) refused.
+    pub(crate) env_error: Option<ConfigError>,
 }
 
 /// Which tokio runtime [`Config::run_and_exit`] (and so `#[service]`) builds, as
@@ -267,7 +291,77 @@ impl<S: Send + Sync + 'static> Builder<S> {
             flavor: Flavor::MultiThread,
             worker_threads: None,
             tell_clients_to_leave: true,
+            startup_timeout: None,
+            runtime_stall: crate::liveness::DEFAULT_RUNTIME_STALL,
+            grace_from: Source::Default,
+            drain_from: Source::Default,
+            env_error: None,
         }
+    }
+
+    /// How long the async runtime may go without running a task before `/health`
+    /// fails (default 5s). A task stamps the time every 100 ms and the probes answer
+    /// from a thread of their own, so a runtime whose every worker thread is blocked
+    /// turns `/health` to 503 ("runtime stalled") instead of a probe timing out, and
+    /// systemd's watchdog stops being pinged.
+    pub fn runtime_stall(mut self, limit: Duration) -> Self {
+        self.runtime_stall = limit;
+        self
+    }
+
+    /// A start-up deadline (default: none). A service that has not become ready
+    /// within it — setup still running, or a body that serves from `main` not yet
+    /// ready — is reported as timed out: the shutdown sequence runs, hooks included,
+    /// and the process exits 1. What a database that never answers at start turns
+    /// into, instead of a process "starting" forever.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = winddown::Service::builder::<()>("api")
+    ///     .startup_timeout(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.startup_timeout(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn startup_timeout(mut self, limit: Duration) -> Self {
+        self.startup_timeout = Some(limit);
+        self
+    }
+
+    /// Lets the deployment override `grace` and `drain_delay` at start, without a
+    /// rebuild: `WINDDOWN_GRACE` and `WINDDOWN_DRAIN_DELAY`, in the attributes'
+    /// duration grammar (`45s`, `1m30s`, `500ms`). A variable that is set wins over
+    /// the value given in code before *or after* this call; one that is unset
+    /// leaves it. A value that does not parse makes [`build`](Self::build) fail
+    /// (exit code 1 from [`run_and_exit`](Self::run_and_exit)), and the budget is
+    /// checked again with the new values, never a silent fallback. `#[service]`
+    /// calls it for you.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// winddown::Service::builder::<()>("svc")
+    ///     .grace(Duration::from_secs(30)) // WINDDOWN_GRACE=45s makes it 45s
+    ///     .from_env()
+    /// #   ;
+    /// ```
+    pub fn from_env(mut self) -> Self {
+        for (var, grace) in [(settings::GRACE, true), (settings::DRAIN_DELAY, false)] {
+            match settings::duration(var) {
+                None => {}
+                Some(Ok(value)) => {
+                    if grace {
+                        (self.grace, self.grace_from) = (value, Source::Env(var));
+                    } else {
+                        (self.drain_delay, self.drain_from) = (value, Source::Env(var));
+                    }
+                }
+                Some(Err(reason)) => {
+                    self.env_error
+                        .get_or_insert(ConfigError::Env { var, reason });
+                }
+            }
+        }
+        self
     }
 
     /// Whether [`run_and_exit`](Self::run_and_exit) installs winddown's log
@@ -308,14 +402,18 @@ impl<S: Send + Sync + 'static> Builder<S> {
 
     /// Bounds the whole shutdown, from the first signal to exit (default 30s).
     pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
+        if !matches!(self.grace_from, Source::Env(_)) {
+            (self.grace, self.grace_from) = (grace, Source::Compiled);
+        }
         self
     }
 
     /// How long everything keeps serving after readiness turns false, so load
     /// balancers notice before intake closes (default 0s).
     pub fn drain_delay(mut self, delay: Duration) -> Self {
-        self.drain_delay = delay;
+        if !matches!(self.drain_from, Source::Env(_)) {
+            (self.drain_delay, self.drain_from) = (delay, Source::Compiled);
+        }
         self
     }
 
@@ -483,8 +581,17 @@ impl<S: Send + Sync + 'static> Builder<S> {
         if self.name.trim().is_empty() {
             return Err(ConfigError::EmptyName { what: "service" });
         }
+        if let Some(e) = self.env_error.take() {
+            return Err(e);
+        }
         if self.grace.is_zero() {
-            return Err(zero("`grace`".into()));
+            return Err(zero(self.grace_from.what("grace")));
+        }
+        if self.startup_timeout == Some(Duration::ZERO) {
+            return Err(zero("`startup_timeout`".into()));
+        }
+        if self.runtime_stall.is_zero() {
+            return Err(zero("`runtime_stall`".into()));
         }
         self.check_lengths()?;
         match (self.flavor, self.worker_threads) {
@@ -560,7 +667,29 @@ impl<S: Send + Sync + 'static> Builder<S> {
             }
             unique(&mut names, "readiness check", &check.name)?;
         }
-        let plan = plan(&self.hooks, &self.workers, self.grace, self.drain_delay)?;
+        let plan = plan(&self.hooks, &self.workers, self.grace, self.drain_delay).map_err(|e| {
+            match e {
+                // The compile-time message, and which values the deployment changed.
+                ConfigError::Budget {
+                    grace,
+                    needed,
+                    message,
+                } if self.set_by_env() => ConfigError::Budget {
+                    grace,
+                    needed,
+                    message: format!(
+                        "{message} (with {})",
+                        settings_line(
+                            self.grace,
+                            self.grace_from,
+                            self.drain_delay,
+                            self.drain_from
+                        )
+                    ),
+                },
+                e => e,
+            }
+        })?;
         Ok(Config {
             name: self.name,
             grace: self.grace,
@@ -575,8 +704,31 @@ impl<S: Send + Sync + 'static> Builder<S> {
             flavor: self.flavor,
             worker_threads: self.worker_threads,
             tell_clients_to_leave: self.tell_clients_to_leave,
+            startup_timeout: self.startup_timeout,
+            runtime_stall: self.runtime_stall,
+            grace_from: self.grace_from,
+            drain_from: self.drain_from,
         })
     }
+
+    fn set_by_env(&self) -> bool {
+        matches!(self.grace_from, Source::Env(_)) || matches!(self.drain_from, Source::Env(_))
+    }
+}
+
+/// `grace=45s (WINDDOWN_GRACE) drain_delay=5s (compiled)`: each value and where it
+/// came from.
+pub(crate) fn settings_line(
+    grace: Duration,
+    grace_from: Source,
+    drain: Duration,
+    drain_from: Source,
+) -> String {
+    format!(
+        "grace={} ({grace_from}) drain_delay={} ({drain_from})",
+        fmt_duration(grace),
+        fmt_duration(drain)
+    )
 }
 
 impl<S> Builder<S> {
@@ -590,8 +742,12 @@ impl<S> Builder<S> {
                 Ok(())
             }
         };
-        long("`grace`".into(), self.grace)?;
-        long("`drain_delay`".into(), self.drain_delay)?;
+        long(self.grace_from.what("grace"), self.grace)?;
+        long(self.drain_from.what("drain_delay"), self.drain_delay)?;
+        if let Some(limit) = self.startup_timeout {
+            long("`startup_timeout`".into(), limit)?;
+        }
+        long("`runtime_stall`".into(), self.runtime_stall)?;
         for hook in &self.hooks {
             long(format!("the timeout of hook `{}`", hook.name), hook.timeout)?;
         }
@@ -632,11 +788,15 @@ pub struct Config<S> {
     pub(crate) flavor: Flavor,
     pub(crate) worker_threads: Option<usize>,
     pub(crate) tell_clients_to_leave: bool,
+    pub(crate) startup_timeout: Option<Duration>,
+    pub(crate) runtime_stall: Duration,
+    pub(crate) grace_from: Source,
+    pub(crate) drain_from: Source,
 }
 
 /// Checks the hooks' graph with the same `const fn` the compile-time check runs, and
 /// that its critical paths fit in `grace`.
-fn plan<S>(
+pub(crate) fn plan<S>(
     hooks: &[HookSpec<S>],
     workers: &[Worker],
     grace: Duration,
@@ -732,6 +892,20 @@ impl<S> Config<S> {
     /// The delay between readiness turning false and intake closing.
     pub fn drain_delay(&self) -> Duration {
         self.drain_delay
+    }
+    /// The start-up deadline, if there is one.
+    pub fn startup_timeout(&self) -> Option<Duration> {
+        self.startup_timeout
+    }
+    /// `grace=45s (WINDDOWN_GRACE) drain_delay=5s (compiled)`: the timings and where
+    /// each came from (`default`, `compiled`, or the environment variable).
+    pub fn settings(&self) -> String {
+        settings_line(
+            self.grace,
+            self.grace_from,
+            self.drain_delay,
+            self.drain_from,
+        )
     }
     /// The probes addresses, if probes are served.
     pub fn probes(&self) -> Option<&[SocketAddr]> {

@@ -188,7 +188,6 @@ where
         .unwrap_or_default()
 }
 
-#[allow(dead_code)] // wired into the sequence in the next step of this work
 /// One step under way: its span (a child of the current one), its clock.
 pub(crate) struct StepSpan {
     span: Span,
@@ -197,7 +196,6 @@ pub(crate) struct StepSpan {
     started: Instant,
 }
 
-#[allow(dead_code)]
 impl StepSpan {
     /// Opens the span of a step named `name` in `phase`.
     pub(crate) fn new(phase: Phase, name: &str) -> Self {

@@ -152,12 +152,16 @@ pub(crate) async fn run_one<S: Send + Sync + 'static>(
 ) -> Outcome {
     let hook = hook.clone();
     let deadline = Instant::now() + timeout;
-    let mut task = tokio::spawn(DEADLINE.scope(deadline, async move {
-        match hook.f.call(state.as_deref()) {
-            Some(fut) => Some(fut.await),
-            None => None,
-        }
-    }));
+    // The hook's own log lines belong to its step's span.
+    let mut task = tokio::spawn(tracing::Instrument::in_current_span(DEADLINE.scope(
+        deadline,
+        async move {
+            match hook.f.call(state.as_deref()) {
+                Some(fut) => Some(fut.await),
+                None => None,
+            }
+        },
+    )));
     match tokio::time::timeout_at(deadline, &mut task).await {
         Ok(Ok(Some(Ok(())))) => Outcome::Ok,
         Ok(Ok(Some(Err(e)))) => Outcome::Failed(e),

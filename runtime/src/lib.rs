@@ -59,8 +59,10 @@
 //!
 //! - `axum`: `Service::serve` for a `Router`, `InFlightLayer`, `ShuttingDown` as a 503.
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
-//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings.
+//! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings,
+//!   its findings errors or advice ([`check::Finding`]).
 //! - `systemd`: `systemd::check`, `.service` and `.socket` units against the service.
+//! - `metrics`: `winddown_*` metrics through the `metrics` facade, `GET /metrics`.
 //! - `testing`: `testing::Drill`, a shutdown drill for your own tests, and
 //!   `testing::Restarts`, restarts under socket activation with every request's outcome.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
@@ -78,6 +80,7 @@ mod config;
 mod graph;
 pub mod hooks;
 pub mod in_flight;
+mod liveness;
 mod probes;
 pub mod report;
 mod sequence;
@@ -86,11 +89,15 @@ mod trigger;
 pub mod workers;
 
 // Operating it: the steps as spans (and a hook on them), and metrics.
+pub mod check;
 pub mod events;
 pub mod metrics;
 
 // What faces the operating system: signals, systemd, the watchdog thread, logging.
 mod os;
+
+// What the deployment sets: environment variables, read in one place.
+mod settings;
 
 // Integrations.
 #[cfg(feature = "tonic")]
@@ -98,8 +105,6 @@ pub mod grpc;
 pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
-#[cfg(any(feature = "kubernetes", feature = "systemd"))]
-mod mismatch;
 #[cfg(feature = "systemd")]
 pub mod systemd;
 #[cfg(feature = "testing")]
@@ -124,6 +129,8 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// builds the tokio runtime, installs a tracing subscriber unless one is set
 /// (`RUST_LOG`, `info` by default, to stderr), runs setup, waits for a signal, winds
 /// down and exits with the report's code. It is sugar over [`Service::builder`].
+/// `grace` and `drain_delay` can be overridden at start by `WINDDOWN_GRACE` and
+/// `WINDDOWN_DRAIN_DELAY` ([`Builder::from_env`]; see `docs/operating.md`).
 ///
 /// | key | value | default |
 /// |---|---|---|
@@ -136,6 +143,7 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// | `logging` | `false`: install no tracing subscriber, yours is used | `true` |
 /// | `flavor` | `"multi_thread"` or `"current_thread"`: the tokio runtime | `"multi_thread"` |
 /// | `worker_threads` | whole number, multi-thread runtime only | tokio's default |
+/// | `startup_timeout` | duration: not ready by then is a timed-out start, hooks run, exit 1 | none |
 /// | `tell_clients_to_leave` | `false`: no `Connection: close` / GOAWAY from the trigger ([`Builder::tell_clients_to_leave`]) | `true` |
 ///
 /// Durations are strings of whole numbers with units `h`, `m`, `s`, `ms`, largest
@@ -198,6 +206,11 @@ pub use workers::Worker;
 /// | `critical` | flag: if it panics or ends, the service shuts down and exits 1 | off |
 /// | `name` | the name in logs and the report | the struct's name |
 /// | `bound` | where-clause predicates for a generic struct, e.g. `"T: Display"` | none |
+/// | `stall` | duration: a tick running longer, or a run loop not calling [`Quit::heartbeat`] for longer, fails `/health` naming the worker | none |
+/// | `restart` | `"on-failure"`: a run-loop worker that errors or panics is restarted after a backoff | `"never"` |
+/// | `backoff`, `max_backoff` | durations: the first restart delay, doubling up to the maximum | `"1s"`, `"1m"` |
+/// | `max_restarts` | whole number: restarts allowed (within `restart_window`), then it stops; `critical` then stops the service | unlimited |
+/// | `restart_window` | duration: restarts older than this no longer count | the worker's life |
 ///
 /// A generic struct's type parameters are bounded `Send + 'static` for you (the
 /// worker runs in a task of its own). Bounds that only the impl block with `tick` or

@@ -73,6 +73,14 @@ pub(crate) fn refused() {
     metrics::counter!("winddown_calls_refused_total").increment(1);
 }
 
+/// A run-loop worker was restarted after it failed.
+pub(crate) fn worker_restarted(worker: &str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("winddown_worker_restarts_total", "worker" => worker.to_owned()).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = worker;
+}
+
 /// The readiness state, as a gauge: 0 starting, 1 ready, 2 shutting down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -106,6 +114,7 @@ pub(crate) fn cause_label(cause: &Cause) -> String {
         Cause::Triggered => "trigger".into(),
         Cause::SetupFailed => "setup_failed".into(),
         Cause::CriticalWorker(_) => "critical_worker".into(),
+        Cause::StartupTimedOut(_) => "startup_timeout".into(),
     }
 }
 

@@ -22,7 +22,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::http::Listener;
-use tracing::debug;
+use tracing::{debug, error};
+
+use crate::liveness::Liveness;
 
 use crate::report::{IntoOutcome, panic_message};
 
@@ -92,6 +94,14 @@ impl Readiness {
         self.state.store(STOPPING, Ordering::SeqCst);
     }
 
+    /// The longest of the checks' timeouts (they run concurrently).
+    fn checks_bound(&self) -> Duration {
+        (self.checks.lock().unwrap_or_else(|p| p.into_inner()).iter())
+            .map(|c| c.timeout)
+            .max()
+            .unwrap_or_default()
+    }
+
     pub(crate) fn add_check(&self, check: Check) {
         self.checks
             .lock()
@@ -143,35 +153,115 @@ pub(crate) async fn bind(addrs: &[SocketAddr]) -> Result<TcpListener, crate::Con
         })
 }
 
-/// Serves `/health` and `/ready` until the process exits. Each connection is its
-/// own task with a header-read timeout and a small buffer, so a slow or malformed
-/// client disturbs nothing else.
-pub(crate) fn serve<L: Listener>(mut listener: L, readiness: Arc<Readiness>, service: String) {
-    tokio::spawn(async move {
-        loop {
-            // `Listener::accept` backs off on resource exhaustion: never spins.
-            let (stream, peer) = listener.accept().await;
-            let readiness = readiness.clone();
-            let service = service.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let readiness = readiness.clone();
-                    async move { Ok::<_, Infallible>(answer(req, &readiness).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .max_buf_size(MAX_BUF)
-                    .serve_connection(TokioIo::new(stream), svc);
-                if let Err(error) = conn.await {
-                    debug!(%service, phase = "probes", ?peer, %error, "probe connection ended with an error");
-                }
-            });
+/// Serves `/health` and `/ready` until the process exits, from a thread of its own
+/// (a current-thread runtime), so a main runtime whose every thread is blocked is
+/// still answered for: `/health` says so. `/ready`'s checks run on the main runtime,
+/// bounded. Each connection is its own task with a header-read timeout and a small
+/// buffer, so a slow or malformed client disturbs nothing else.
+pub(crate) fn serve(
+    listener: TcpListener,
+    readiness: Arc<Readiness>,
+    liveness: Arc<Liveness>,
+    service: String,
+) {
+    let main = tokio::runtime::Handle::current();
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(error) => {
+            error!(%service, phase = "probes", %error, "cannot hand the probes listener to its thread");
+            return;
         }
-    });
+    };
+    let span = tracing::Span::current();
+    let spawned = std::thread::Builder::new()
+        .name("winddown-probes".into())
+        .spawn(move || {
+            let _entered = span.enter();
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(error) => {
+                    error!(%service, phase = "probes", %error, "cannot start the probes' runtime");
+                    return;
+                }
+            };
+            rt.block_on(accept_loop(listener, readiness, liveness, service, main));
+        });
+    if let Err(error) = spawned {
+        error!(phase = "probes", %error, "cannot start the probes' thread");
+    }
 }
 
-async fn answer(req: Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    readiness: Arc<Readiness>,
+    liveness: Arc<Liveness>,
+    service: String,
+    main: tokio::runtime::Handle,
+) {
+    let mut listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            error!(%service, phase = "probes", %error, "cannot serve the probes");
+            return;
+        }
+    };
+    loop {
+        // `Listener::accept` backs off on resource exhaustion: never spins.
+        let (stream, peer) = Listener::accept(&mut listener).await;
+        let probes = Probes {
+            readiness: readiness.clone(),
+            liveness: liveness.clone(),
+            main: main.clone(),
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let probes = Arc::new(probes);
+            let svc = service_fn(move |req| {
+                let probes = probes.clone();
+                async move { Ok::<_, Infallible>(answer(req, &probes).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_BUF)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(error) = conn.await {
+                debug!(%service, phase = "probes", ?peer, %error, "probe connection ended with an error");
+            }
+        });
+    }
+}
+
+/// What the probes answer from.
+struct Probes {
+    readiness: Arc<Readiness>,
+    liveness: Arc<Liveness>,
+    /// The main runtime, where readiness checks (the user's futures) run.
+    main: tokio::runtime::Handle,
+}
+
+impl Probes {
+    /// Readiness, its checks run on the main runtime; a runtime too blocked to run
+    /// them within their bound is not ready.
+    async fn ready(&self) -> Result<(), String> {
+        let readiness = self.readiness.clone();
+        let bound = readiness.checks_bound() + Duration::from_secs(1);
+        let status = self.main.spawn(async move { readiness.status().await });
+        match tokio::time::timeout(bound, status).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(join)) => Err(format!("readiness checks failed to run: {join}")),
+            Err(_) => Err(format!(
+                "runtime not responding: readiness checks did not run within {}ms",
+                bound.as_millis()
+            )),
+        }
+    }
+}
+
+async fn answer(req: Request<Incoming>, probes: &Probes) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     #[cfg(feature = "metrics")]
     if path == "/metrics"
@@ -192,9 +282,12 @@ async fn answer(req: Request<Incoming>, readiness: &Readiness) -> Response<Full<
         return rsp;
     }
     if path == "/health" {
-        return text(StatusCode::OK, "ok");
+        return match probes.liveness.status() {
+            Ok(()) => text(StatusCode::OK, "ok"),
+            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, &why.to_string()),
+        };
     }
-    match readiness.status().await {
+    match probes.ready().await {
         Ok(()) => text(StatusCode::OK, "ready"),
         Err(why) => {
             let mut rsp = text(StatusCode::SERVICE_UNAVAILABLE, &why);

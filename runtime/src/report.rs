@@ -145,7 +145,10 @@ impl Report {
     /// critical worker stopping count as failures).
     pub fn exit_code(&self) -> i32 {
         let failed = self.steps.iter().any(|s| s.outcome.is_failure())
-            || matches!(self.cause, Cause::SetupFailed | Cause::CriticalWorker(_));
+            || matches!(
+                self.cause,
+                Cause::SetupFailed | Cause::CriticalWorker(_) | Cause::StartupTimedOut(_)
+            );
         i32::from(failed)
     }
 
@@ -159,6 +162,38 @@ impl Report {
         self.steps
             .iter()
             .find(|s| s.phase == phase && s.name == name)
+    }
+
+    /// One paragraph for the Kubernetes termination message (what `kubectl describe
+    /// pod` shows): the cause, the failed steps, the exit code.
+    ///
+    /// ```
+    /// # use winddown::{Report, Cause};
+    /// # let report = Report { service: "web".into(), cause: Cause::Triggered, steps: vec![], total: Default::default() };
+    /// assert_eq!(
+    ///     report.summary(),
+    ///     "winddown: shutdown of web (trigger() called) took 0ms and exited 0: every step was clean."
+    /// );
+    /// ```
+    pub fn summary(&self) -> String {
+        let failed: Vec<String> = (self.steps.iter())
+            .filter(|s| s.outcome.is_failure())
+            .map(|s| format!("{} `{}` {}", s.phase, s.name, s.outcome))
+            .collect();
+        let verdict = if failed.is_empty() && self.is_clean() {
+            "every step was clean".to_owned()
+        } else if failed.is_empty() {
+            "it counts as failed".to_owned()
+        } else {
+            format!("{} step(s) failed: {}", failed.len(), failed.join("; "))
+        };
+        format!(
+            "winddown: shutdown of {} ({}) took {}ms and exited {}: {verdict}.",
+            self.service,
+            self.cause,
+            self.total.as_millis(),
+            self.exit_code()
+        )
     }
 
     /// Logs every step and the summary through `tracing`.

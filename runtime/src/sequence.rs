@@ -17,10 +17,12 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument, debug, error, info, warn};
 
 use crate::config::{Builder, Config, ConfigError, Flavor, HookSpec};
+use crate::events::{SHUTDOWN_SPAN, StepSpan};
 use crate::in_flight::{self, InFlight};
+use crate::liveness::Liveness;
 use crate::os::watchdog::{Progress, Watchdog};
 use crate::os::{logging, signal, systemd as notify};
 use crate::probes::{self, Readiness};
@@ -94,6 +96,14 @@ fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io
                 exit_code = code,
                 "second signal: exiting now, without finishing the shutdown"
             );
+            crate::settings::write_termination_log(
+                shutdown.service(),
+                &format!(
+                    "winddown: shutdown of {} (signal {first}) was cut short by a second signal, \
+                     {second}, and exited {code} without finishing.",
+                    shutdown.service()
+                ),
+            );
             std::process::exit(code);
         }
     });
@@ -102,6 +112,10 @@ fn listen_for_signals(signals: &[signal::Signal], shutdown: Shutdown) -> std::io
 
 fn exit(service: &str, e: &ConfigError) -> ! {
     error!(%service, error = %e, exit_code = 1, "cannot start");
+    crate::settings::write_termination_log(
+        service,
+        &format!("winddown: {service} could not start and exited 1: {e}"),
+    );
     let _ = std::io::stderr().flush();
     std::process::exit(1)
 }
@@ -140,7 +154,9 @@ impl<S: Send + Sync + 'static> Config<S> {
             (None, None) => None,
         };
         listen_for_signals(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
-        notify::start_watchdog_pings();
+        let liveness = Liveness::new(self.runtime_stall);
+        liveness.start_runtime_beat();
+        notify::start_watchdog_pings(liveness.clone());
 
         let readiness = Arc::new(Readiness::default());
         for check in &self.checks {
@@ -149,7 +165,12 @@ impl<S: Send + Sync + 'static> Config<S> {
         let probes_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         if let (Some(listener), Some(addr)) = (listener, probes_addr) {
             info!(service = %self.name, phase = "start", %addr, "probes listening on /health and /ready");
-            probes::serve(listener, readiness.clone(), self.name.clone());
+            probes::serve(
+                listener,
+                readiness.clone(),
+                liveness.clone(),
+                self.name.clone(),
+            );
         }
         let svc = Service {
             core: Arc::new(Core {
@@ -160,6 +181,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 finished: CancellationToken::new(),
                 became_ready: CancellationToken::new(),
                 readiness,
+                liveness,
                 workers: Mutex::default(),
                 worker_names: Mutex::default(),
                 probes_addr,
@@ -178,7 +200,17 @@ impl<S: Send + Sync + 'static> Config<S> {
             svc.spawn_worker(worker);
         }
 
-        info!(service = %name, phase = "setup", "starting");
+        let grace = format!(
+            "{} ({})",
+            crate::config::fmt_duration(self.grace),
+            self.grace_from
+        );
+        let drain_delay = format!(
+            "{} ({})",
+            crate::config::fmt_duration(self.drain_delay),
+            self.drain_from
+        );
+        info!(service = %name, phase = "setup", grace = %grace, drain_delay = %drain_delay, "starting");
         let started = Instant::now();
         let pending = svc.core.progress.enter("setup");
         let setup = body::scope(&svc.core, async {
@@ -193,11 +225,24 @@ impl<S: Send + Sync + 'static> Config<S> {
         // of the service (it called `ready()`): then it is the body, drained in step 4.
         let mut slow = pin!(tokio::time::sleep(SLOW_SETUP));
         let mut warned = false;
+        // `startup_timeout`: not ready by then ends setup as timed out.
+        let limit = self.startup_timeout;
+        let mut deadline = pin!(async move {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        });
+        let mut timed_out = false;
         let returned = loop {
             tokio::select! {
                 biased;
                 returned = &mut setup => break Some(returned),
                 _ = svc.core.became_ready.cancelled() => break None,
+                _ = &mut deadline => {
+                    timed_out = true;
+                    break Some(Err(Outcome::TimedOut(limit.unwrap_or_default())));
+                }
                 _ = &mut slow, if !warned => {
                     warned = true;
                     warn!(service = %name, phase = "setup", elapsed_ms = started.elapsed().as_millis() as u64,
@@ -233,7 +278,10 @@ impl<S: Send + Sync + 'static> Config<S> {
             }
             Some(outcome) => {
                 error!(service = %name, phase = "setup", %outcome, "setup did not finish");
-                shutdown.trigger_with(Cause::SetupFailed);
+                shutdown.trigger_with(match (timed_out, limit) {
+                    (true, Some(limit)) => Cause::StartupTimedOut(limit),
+                    _ => Cause::SetupFailed,
+                });
                 Some(Step {
                     phase: Phase::Setup,
                     name: "setup".into(),
@@ -349,8 +397,24 @@ const SLOW_SETUP: Duration = Duration::from_secs(5);
 /// (for the hooks) comes when it returns, after intake close.
 type Body<S> = tokio::sync::oneshot::Receiver<Result<S, Outcome>>;
 
-/// The shutdown sequence, step by step, once it has been triggered.
+/// The shutdown sequence, step by step, once it has been triggered: inside a
+/// `shutdown` span (`service`, `cause`), each step inside a child `step` span.
 async fn wind_down<S: Send + Sync + 'static>(
+    config: &Config<S>,
+    core: &Core,
+    state: Option<Arc<S>>,
+    served: bool,
+    setup_step: Option<Step>,
+    body: Option<Body<S>>,
+) -> Report {
+    let cause = core.shutdown.cause().unwrap_or(Cause::Triggered);
+    let span = tracing::info_span!(SHUTDOWN_SPAN, service = %core.name, cause = %cause);
+    steps(config, core, state, served, setup_step, body)
+        .instrument(span)
+        .await
+}
+
+async fn steps<S: Send + Sync + 'static>(
     config: &Config<S>,
     core: &Core,
     state: Option<Arc<S>>,
@@ -366,21 +430,18 @@ async fn wind_down<S: Send + Sync + 'static>(
     );
     let deadline = started + config.grace;
     let mut steps: Vec<Step> = setup_step.into_iter().collect();
-    let step = |phase, name: &str, outcome, since: Instant| {
-        let elapsed = since.elapsed();
-        crate::metrics::step(phase, name, &outcome, elapsed);
-        Step {
-            phase,
-            name: name.to_owned(),
-            outcome,
-            elapsed,
-            started: since.saturating_duration_since(started),
-            note: None,
-        }
+    // A step ends: its span records the outcome and closes (the metrics are taken
+    // there), and the report gets its start from the shutdown's.
+    let step = |span: StepSpan, outcome, since: Instant| {
+        let mut step = span.finish(outcome);
+        step.started = since.saturating_duration_since(started);
+        step
     };
 
     // 1. Readiness turns false: /ready answers 503, systemd hears STOPPING=1.
     let t = Instant::now();
+    let span = StepSpan::new(Phase::Readiness, "readiness");
+    let entered = span.span().clone().entered();
     core.readiness.set_stopping();
     crate::metrics::readiness(crate::metrics::ReadinessState::ShuttingDown);
     notify::stopping(config.grace);
@@ -394,7 +455,8 @@ async fn wind_down<S: Send + Sync + 'static>(
         core.leave.cancel();
         core.in_flight.tell_leave();
     }
-    steps.push(step(Phase::Readiness, "readiness", Outcome::Ok, t));
+    drop(entered);
+    steps.push(step(span, Outcome::Ok, t));
 
     // 1b. Start hooks (leaving service discovery, say), as their graph allows, each
     //     bounded.
@@ -403,31 +465,39 @@ async fn wind_down<S: Send + Sync + 'static>(
     // 2. Drain delay: everything keeps serving while load balancers notice.
     if !config.drain_delay.is_zero() {
         let t = Instant::now();
+        let span = StepSpan::new(Phase::DrainDelay, "drain delay");
         if served {
             let _pending = core.progress.enter("drain delay");
-            info!(%service,
-                phase = "drain_delay",
-                delay_ms = config.drain_delay.as_millis() as u64,
-                "still serving while load balancers notice"
-            );
-            tokio::time::sleep(config.drain_delay).await;
-            steps.push(step(Phase::DrainDelay, "drain delay", Outcome::Ok, t));
+            async {
+                info!(%service,
+                    phase = "drain_delay",
+                    delay_ms = config.drain_delay.as_millis() as u64,
+                    "still serving while load balancers notice"
+                );
+                tokio::time::sleep(config.drain_delay).await;
+            }
+            .instrument(span.span().clone())
+            .await;
+            steps.push(step(span, Outcome::Ok, t));
         } else {
             let why =
                 Outcome::Skipped("the service was never ready, so no traffic was sent here".into());
-            steps.push(step(Phase::DrainDelay, "drain delay", why, t));
+            steps.push(step(span, why, t));
         }
     }
 
     // 3. Intake closes: new tracked calls get ShuttingDown, servers stop accepting.
     let t = Instant::now();
-    core.in_flight.close();
-    info!(%service,
-        phase = "intake",
-        in_flight = core.in_flight.len(),
-        "intake closed"
-    );
-    let mut intake = step(Phase::Intake, "intake", Outcome::Ok, t);
+    let span = StepSpan::new(Phase::Intake, "intake");
+    span.span().in_scope(|| {
+        core.in_flight.close();
+        info!(%service,
+            phase = "intake",
+            in_flight = core.in_flight.len(),
+            "intake closed"
+        );
+    });
+    let mut intake = step(span, Outcome::Ok, t);
     intake.note = listeners_note(&lock(&core.listeners));
     steps.push(intake);
 
@@ -440,45 +510,63 @@ async fn wind_down<S: Send + Sync + 'static>(
         .checked_sub(reserve)
         .unwrap_or(started)
         .saturating_duration_since(Instant::now());
+    core.liveness.workers_quitting();
     core.quit.cancel();
     let running = std::mem::take(&mut *lock(&core.workers));
     let stop_workers = join_all(running.into_iter().map(|worker| async move {
         let t = Instant::now();
         let _pending = core.progress.enter(format!("worker {}", worker.name));
         let name = worker.name.clone();
-        let outcome = worker.stop(budget).await;
-        log_step(service, Phase::Worker, &name, &outcome);
-        step(Phase::Worker, &name, outcome, t)
+        let span = StepSpan::new(Phase::Worker, &name);
+        let outcome = async {
+            let outcome = worker.stop(budget).await;
+            log_step(service, Phase::Worker, &name, &outcome);
+            outcome
+        }
+        .instrument(span.span().clone())
+        .await;
+        step(span, outcome, t)
     }));
     let drain = async {
         let t = Instant::now();
         let _pending = core.progress.enter("in-flight calls");
-        let outcome = match tokio::time::timeout(budget, core.in_flight.wait()).await {
-            Ok(()) => Outcome::Ok,
-            Err(_) => {
-                warn!(%service,
-                    phase = "in_flight",
-                    still = core.in_flight.len(),
-                    budget_ms = budget.as_millis() as u64,
-                    "calls still in flight: leaving them so the hooks get their time"
-                );
-                Outcome::TimedOut(budget)
+        let span = StepSpan::new(Phase::InFlight, "in-flight calls");
+        let outcome = async {
+            match tokio::time::timeout(budget, core.in_flight.wait()).await {
+                Ok(()) => Outcome::Ok,
+                Err(_) => {
+                    warn!(%service,
+                        phase = "in_flight",
+                        still = core.in_flight.len(),
+                        budget_ms = budget.as_millis() as u64,
+                        "calls still in flight: leaving them so the hooks get their time"
+                    );
+                    Outcome::TimedOut(budget)
+                }
             }
-        };
-        step(Phase::InFlight, "in-flight calls", outcome, t)
+        }
+        .instrument(span.span().clone())
+        .await;
+        step(span, outcome, t)
     };
     let main_body = async {
         let body = body?;
         let t = Instant::now();
         let _pending = core.progress.enter("main");
-        let (state, outcome) = match tokio::time::timeout(budget, body).await {
-            Ok(Ok(Ok(state))) => (Some(Arc::new(state)), Outcome::Ok),
-            Ok(Ok(Err(outcome))) => (None, outcome),
-            Ok(Err(_)) => (None, Outcome::Failed("main's body was dropped".into())),
-            Err(_) => (None, Outcome::TimedOut(budget)),
-        };
-        log_step(service, Phase::Setup, "main", &outcome);
-        Some((state, step(Phase::Setup, "main", outcome, t)))
+        let span = StepSpan::new(Phase::Setup, "main");
+        let (state, outcome) = async {
+            let ended = match tokio::time::timeout(budget, body).await {
+                Ok(Ok(Ok(state))) => (Some(Arc::new(state)), Outcome::Ok),
+                Ok(Ok(Err(outcome))) => (None, outcome),
+                Ok(Err(_)) => (None, Outcome::Failed("main's body was dropped".into())),
+                Err(_) => (None, Outcome::TimedOut(budget)),
+            };
+            log_step(service, Phase::Setup, "main", &ended.1);
+            ended
+        }
+        .instrument(span.span().clone())
+        .await;
+        Some((state, step(span, outcome, t)))
     };
     let (worker_steps, drain_step, main_body) = tokio::join!(stop_workers, drain, main_body);
     steps.extend(worker_steps);
@@ -518,6 +606,7 @@ async fn wind_down<S: Send + Sync + 'static>(
         total: started.elapsed(),
     };
     report.log();
+    crate::settings::write_termination_log(service, &report.summary());
     crate::metrics::shutdown_completed(report.is_clean());
     report
 }
@@ -563,10 +652,25 @@ async fn run_hook<S: Send + Sync + 'static>(
     state: &Option<Arc<S>>,
     since: Instant,
 ) -> Step {
-    let service = core.name.as_str();
     let t = Instant::now();
     let started = t.saturating_duration_since(since);
     let _pending = core.progress.enter(format!("hook {}", hook.name));
+    let span = StepSpan::new(Phase::Hook, &hook.name);
+    let outcome = run_hook_in_span(core, hook, state, started)
+        .instrument(span.span().clone())
+        .await;
+    let mut step = span.finish(outcome);
+    step.started = started;
+    step
+}
+
+async fn run_hook_in_span<S: Send + Sync + 'static>(
+    core: &Core,
+    hook: &HookSpec<S>,
+    state: &Option<Arc<S>>,
+    started: Duration,
+) -> Outcome {
+    let service = core.name.as_str();
     let at = if hook.at_start { "start" } else { "end" };
     // `after` only where the hook has one (an absent field, not an empty one).
     let after: Vec<&str> = hook.after.iter().map(|(_, name)| name.as_str()).collect();
@@ -575,16 +679,7 @@ async fn run_hook<S: Send + Sync + 'static>(
         timeout_ms = hook.timeout.as_millis() as u64, started_ms = started.as_millis() as u64, "hook started");
     let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
     log_step(service, Phase::Hook, &hook.name, &outcome);
-    let elapsed = t.elapsed();
-    crate::metrics::step(Phase::Hook, &hook.name, &outcome, elapsed);
-    Step {
-        phase: Phase::Hook,
-        name: hook.name.clone(),
-        outcome,
-        elapsed,
-        started,
-        note: None,
-    }
+    outcome
 }
 
 /// How the tracked servers' listeners close at intake, for the report.

@@ -42,6 +42,8 @@ pub(crate) struct Core {
     /// Cancelled when readiness first turns true.
     pub(crate) became_ready: CancellationToken,
     pub(crate) readiness: Arc<Readiness>,
+    /// What `/health` answers and whether systemd's watchdog is pinged.
+    pub(crate) liveness: Arc<crate::liveness::Liveness>,
     pub(crate) workers: Mutex<Vec<Running>>,
     pub(crate) worker_names: Mutex<HashMap<String, usize>>,
     pub(crate) probes_addr: Option<SocketAddr>,
@@ -136,7 +138,12 @@ impl Service {
             );
         }
         let quit = Quit::new(self.core.quit.child_token());
-        let running = workers::start(worker, quit, self.core.shutdown.clone());
+        let running = workers::start(
+            worker,
+            quit,
+            self.core.shutdown.clone(),
+            &self.core.liveness,
+        );
         lock(&self.core.workers).push(running);
     }
 

@@ -13,16 +13,17 @@
 //!         .socket(include_str!("../deploy/systemd/complete-app.socket"))
 //!         .socket(include_str!("../deploy/systemd/complete-probes.socket"))
 //!         .listener("app");
-//!     check(&config, units).unwrap();
+//!     if let Err(findings) = check(&config, units) {
+//!         panic!("{findings}");
+//!     }
 //! }
 //! ```
 
 use std::time::Duration;
 
 use crate::Signal;
+use crate::check::{Finding, Findings};
 use crate::config::{Config, fmt_duration};
-use crate::mismatch::Findings;
-pub use crate::mismatch::{Mismatch, Mismatches};
 
 /// systemd's `DefaultTimeoutStopSec=`.
 const DEFAULT_TIMEOUT_STOP: Duration = Duration::from_secs(90);
@@ -71,7 +72,8 @@ impl<'a> From<&'a str> for Units<'a> {
     }
 }
 
-/// Checks the units against `config`, one message per rule broken:
+/// Checks the units against `config`, one [`Finding`] (an error) per rule broken;
+/// `Err` when there is one, `Ok` otherwise, [`Findings::checked`] saying what was read:
 ///
 /// - `TimeoutStopSec=` (or `TimeoutSec=`; default 90s) is at least `grace`, which
 ///   bounds the whole shutdown, drain delay included; otherwise systemd kills the
@@ -87,9 +89,21 @@ impl<'a> From<&'a str> for Units<'a> {
 ///   `FileDescriptorName=` the service asks for, and no `PartOf=`/`BindsTo=` a
 ///   service (a restart would close the socket); every name the service asks for is
 ///   given by one of them.
-pub fn check<'a, S>(config: &Config<S>, units: impl Into<Units<'a>>) -> Result<(), Mismatches> {
+pub fn check<'a, S>(config: &Config<S>, units: impl Into<Units<'a>>) -> Result<Findings, Findings> {
     let units = units.into();
-    let mut out = Findings::new("unit");
+    let mut out = Out(Findings {
+        checked: format!(
+            "the .service unit and {} .socket unit(s) of {}, grace {}, signals {}",
+            units.sockets.len(),
+            config.name(),
+            fmt_duration(config.grace()),
+            (config.signals().iter())
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        findings: Vec::new(),
+    });
     let service = Unit::parse(units.service);
     let grace = config.grace();
 
@@ -276,7 +290,16 @@ pub fn check<'a, S>(config: &Config<S>, units: impl Into<Units<'a>>) -> Result<(
             }
         }
     }
-    out.finish()
+    out.0.into_result()
+}
+
+/// Collects the errors of one check.
+struct Out(Findings);
+
+impl Out {
+    fn add(&mut self, field: &str, value: String, needed: String) {
+        self.0.findings.push(Finding::error(field, value, needed));
+    }
 }
 
 /// A parsed unit file: `(section, key, value)` in order.
@@ -430,8 +453,10 @@ WatchdogSec=30s
             units = units.socket(s);
         }
         match check(&config(), units) {
-            Ok(()) => Vec::new(),
-            Err(m) => m.0.iter().map(|m| m.to_string()).collect(),
+            Ok(_) => Vec::new(),
+            Err(found) => (found.findings.iter())
+                .map(|f| format!("{} is {}: {}", f.field, f.value, f.needed))
+                .collect(),
         }
     }
 

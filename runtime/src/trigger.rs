@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::info;
@@ -22,6 +22,8 @@ pub enum Cause {
     SetupFailed,
     /// A worker marked critical panicked or ended.
     CriticalWorker(String),
+    /// The service did not become ready within its `startup_timeout`.
+    StartupTimedOut(Duration),
 }
 
 impl fmt::Display for Cause {
@@ -31,6 +33,13 @@ impl fmt::Display for Cause {
             Cause::Triggered => f.write_str("trigger() called"),
             Cause::SetupFailed => f.write_str("setup failed"),
             Cause::CriticalWorker(name) => write!(f, "critical worker `{name}` stopped"),
+            Cause::StartupTimedOut(limit) => {
+                write!(
+                    f,
+                    "not ready within startup_timeout {}",
+                    crate::config::fmt_duration(*limit)
+                )
+            }
         }
     }
 }
@@ -156,11 +165,42 @@ impl fmt::Debug for Shutdown {
 #[derive(Clone, Debug)]
 pub struct Quit {
     token: CancellationToken,
+    beat: Option<Arc<crate::liveness::Beat>>,
 }
 
 impl Quit {
     pub(crate) fn new(token: CancellationToken) -> Self {
-        Quit { token }
+        Quit { token, beat: None }
+    }
+
+    /// This worker's `Quit`, carrying its proof of life.
+    pub(crate) fn with_beat(&self, beat: Arc<crate::liveness::Beat>) -> Self {
+        Quit {
+            token: self.token.clone(),
+            beat: Some(beat),
+        }
+    }
+
+    /// Shows the worker is alive. A run-loop worker with a `stall` bound calls it
+    /// at least once per `stall` (once per message handled, say); past that
+    /// `/health` answers 503 naming the worker and systemd's watchdog is no longer
+    /// pinged, until it calls again. Without a `stall` bound it does nothing.
+    ///
+    /// ```
+    /// # async fn next_message() {}
+    /// async fn run(quit: winddown::Quit) {
+    ///     loop {
+    ///         tokio::select! {
+    ///             _ = quit.cancelled() => break,
+    ///             _ = next_message() => quit.heartbeat(),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn heartbeat(&self) {
+        if let Some(beat) = &self.beat {
+            beat.alive();
+        }
     }
 
     /// Completes once the worker must stop.

@@ -1,14 +1,25 @@
-//! The default tracing subscriber: `RUST_LOG` or `info`, to stderr.
+//! The default tracing subscriber: `RUST_LOG` or `info`, to stderr, human-readable
+//! or (`WINDDOWN_LOG_FORMAT=json`) one JSON object per line.
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs a formatting subscriber writing to stderr unless one is already set.
-/// The filter comes from `RUST_LOG`, or is `info` when it is unset or invalid.
+/// Installs a formatting subscriber writing to stderr unless one is already set
+/// (a user's own subscriber is never replaced). The filter comes from `RUST_LOG`,
+/// or is `info` when it is unset or invalid; the format is JSON when the
+/// deployment asks for it (see `settings::json_logs`).
 pub(crate) fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let _ = if crate::settings::json_logs() {
+        // Each step's span (`shutdown` → `step`) rides along as `span`/`spans`.
+        fmt.json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init()
+    } else {
+        fmt.try_init()
+    };
 }

@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use sd_notify::NotifyState;
-use tracing::debug;
+use std::sync::Arc;
+
+use tracing::{debug, info, warn};
+
+use crate::liveness::Liveness;
 
 fn send(states: &[NotifyState<'_>]) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
@@ -28,8 +32,10 @@ pub(crate) fn stopping(grace: Duration) {
 }
 
 /// Pings systemd's watchdog every half `WATCHDOG_USEC`, for the life of the process
-/// (the shutdown included), when systemd asks for it.
-pub(crate) fn start_watchdog_pings() {
+/// (the shutdown included), when systemd asks for it — but only while the service
+/// is alive: a stalled worker or a runtime that cannot run this task stops the
+/// pings, so systemd restarts the process.
+pub(crate) fn start_watchdog_pings(liveness: Arc<Liveness>) {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
@@ -43,9 +49,24 @@ pub(crate) fn start_watchdog_pings() {
     );
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut held = false;
         loop {
             tick.tick().await;
-            send(&[NotifyState::Watchdog]);
+            match liveness.status() {
+                Ok(()) => {
+                    if held {
+                        info!("alive again: pinging the systemd watchdog");
+                        held = false;
+                    }
+                    send(&[NotifyState::Watchdog]);
+                }
+                Err(why) => {
+                    if !held {
+                        warn!(%why, "not alive: the systemd watchdog is no longer pinged");
+                        held = true;
+                    }
+                }
+            }
         }
     });
 }

@@ -101,6 +101,15 @@ impl Watchdog {
                     exit_code = 1,
                     "grace exhausted: exiting with work still pending"
                 );
+                crate::settings::write_termination_log(
+                    &service,
+                    &format!(
+                        "winddown: shutdown of {service} ran out of grace {} and exited 1 with \
+                         work still pending: {}.",
+                        crate::config::fmt_duration(grace),
+                        pending.join(", ")
+                    ),
+                );
                 let _ = std::io::stderr().flush();
                 std::process::exit(1);
             })?;

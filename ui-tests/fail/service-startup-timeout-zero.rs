@@ -1,0 +1,2 @@
+#[winddown::service(name = "api", startup_timeout = "0s")]
+async fn main() {}
