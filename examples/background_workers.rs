@@ -7,8 +7,6 @@
 //! A tick in progress finishes; an idle worker stops at once; one past its
 //! `stop_timeout` is aborted and reported. `cargo run --example background_workers`.
 
-mod shared;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -51,7 +49,7 @@ impl QueueConsumer {
     }
 }
 
-#[service(name = "background_workers", probes = shared::probes_addr())]
+#[service(name = "background_workers", probes = winddown::listen_addr("probes", "127.0.0.1:8081"))]
 async fn main(svc: Service) {
     svc.spawn_worker(Cleanup { runs: 0 });
     svc.spawn_worker(QueueConsumer {

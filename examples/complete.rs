@@ -8,16 +8,17 @@
 //! in flight finishes, the workers stop, and the hooks run as their graph says: the
 //! event producer and the write-behind cache flush concurrently, the database closes
 //! once both are done with it, the metrics go last. `APP_ADDR`, `PROBES_ADDR` and
-//! `DATABASE_URL` override.
+//! `DATABASE_URL` override. Under systemd socket activation it serves on the sockets
+//! named `app` and `probes` instead, and a restart refuses nothing: the units are in
+//! `deploy/systemd/`, see `docs/systemd.md`.
 //!
 //! The budget is the critical path, not the sum: the hooks' timeouts add up to 35s
 //! (37s with the drain delay), yet `grace = "35s"` compiles, because the longest
 //! chain is drain delay 2s + the workers' stop 5s + `stop_producer` 10s →
 //! `close_db` 15s → `flush_metrics` 2s + the 100ms margin = 34.1s.
 
-mod shared;
-
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,10 +28,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use winddown::{Service, ShuttingDown, handler, on_shutdown, service, worker};
 
 #[derive(Clone)]
-struct App {
+pub(crate) struct App {
     db: SqlitePool,
     requests: Arc<AtomicU64>,
     /// Events waiting for the message producer, published in batches.
@@ -158,16 +160,41 @@ async fn work(
     Ok("done\n")
 }
 
+/// Opens `DATABASE_URL` (SQLite), or an in-memory database when it is unset, and
+/// creates the table the example uses.
+async fn connect_db() -> Result<SqlitePool, sqlx::Error> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".into());
+    let in_memory = url.contains(":memory:");
+    let options = SqliteConnectOptions::from_str(&url)?.create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        // Each connection to `:memory:` is its own database: keep one.
+        .max_connections(if in_memory { 1 } else { 5 })
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, expires_at INTEGER NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+    Ok(pool)
+}
+
+/// A readiness check: the database answers `SELECT 1`.
+async fn ping(pool: SqlitePool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(&pool).await.map(|_| ())
+}
+
 #[service(
     name = "complete",
     grace = "35s",
     drain_delay = "2s",
-    probes = shared::probes_addr(),
+    probes = winddown::listen_addr("probes", "127.0.0.1:8081"),
     on_shutdown = [stop_producer, flush_cache, close_db, flush_metrics]
 )]
 async fn main(svc: Service) -> anyhow::Result<App> {
     let app = App {
-        db: shared::connect_db().await?,
+        db: connect_db().await?,
         requests: Arc::default(),
         outbox: Arc::default(),
         sessions: Arc::default(),
@@ -180,12 +207,15 @@ async fn main(svc: Service) -> anyhow::Result<App> {
         requests: app.requests.clone(),
     });
     let db = app.db.clone();
-    svc.readiness_check("database", Duration::from_secs(1), move || {
-        shared::ping(db.clone())
-    });
+    svc.readiness_check("database", Duration::from_secs(1), move || ping(db.clone()));
     let router = axum::Router::new()
         .route("/work", get(work))
         .with_state(app.clone());
-    svc.serve(shared::bind_app(&svc).await?, router);
+    let listener = winddown::listener("app", "127.0.0.1:8080").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    if let Some(probes) = svc.probes_addr() {
+        println!("probes on http://{probes}");
+    }
+    svc.serve(listener, router);
     Ok(app)
 }

@@ -7,13 +7,13 @@
 //! long it has so it can log what it is doing. `DATABASE_URL` picks the database
 //! (SQLite; in memory when unset). `cargo run --example database_cleanup`.
 
-mod shared;
-
+use std::str::FromStr;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use winddown::{Service, on_shutdown, service};
 
 #[derive(Clone)]
@@ -44,18 +44,46 @@ async fn count_sessions(State(app): State<App>) -> Result<String, String> {
     Ok(format!("{n} sessions\n"))
 }
 
-#[service(name = "database_cleanup", probes = shared::probes_addr(), on_shutdown = [close_db])]
+/// Opens `DATABASE_URL` (SQLite), or an in-memory database when it is unset, and
+/// creates the table the example uses.
+async fn connect_db() -> Result<SqlitePool, sqlx::Error> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".into());
+    let in_memory = url.contains(":memory:");
+    let options = SqliteConnectOptions::from_str(&url)?.create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        // Each connection to `:memory:` is its own database: keep one.
+        .max_connections(if in_memory { 1 } else { 5 })
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, expires_at INTEGER NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+    Ok(pool)
+}
+
+/// A readiness check: the database answers `SELECT 1`.
+async fn ping(pool: SqlitePool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(&pool).await.map(|_| ())
+}
+
+#[service(name = "database_cleanup", probes = winddown::listen_addr("probes", "127.0.0.1:8081"), on_shutdown = [close_db])]
 async fn main(svc: Service) -> anyhow::Result<App> {
     let app = App {
-        db: shared::connect_db().await?,
+        db: connect_db().await?,
     };
     let db = app.db.clone();
-    svc.readiness_check("database", Duration::from_secs(1), move || {
-        shared::ping(db.clone())
-    });
+    svc.readiness_check("database", Duration::from_secs(1), move || ping(db.clone()));
     let router = axum::Router::new()
         .route("/sessions", get(count_sessions))
         .with_state(app.clone());
-    svc.serve(shared::bind_app(&svc).await?, router);
+    let listener = winddown::listener("app", "127.0.0.1:8080").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    if let Some(probes) = svc.probes_addr() {
+        println!("probes on http://{probes}");
+    }
+    svc.serve(listener, router);
     Ok(app)
 }

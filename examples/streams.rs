@@ -9,8 +9,6 @@
 //! reconnect elsewhere and the process exits at once instead of waiting for them.
 //! `APP_ADDR` and `PROBES_ADDR` override the two addresses.
 
-mod shared;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -53,9 +51,13 @@ async fn events() -> Response {
         .expect("a valid response")
 }
 
-#[service(name = "streams", grace = "10s", drain_delay = "3s", probes = shared::probes_addr())]
+#[service(name = "streams", grace = "10s", drain_delay = "3s", probes = winddown::listen_addr("probes", "127.0.0.1:8081"))]
 async fn main(svc: Service) -> anyhow::Result<()> {
-    let listener = shared::bind_app(&svc).await?;
+    let listener = winddown::listener("app", "127.0.0.1:8080").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    if let Some(probes) = svc.probes_addr() {
+        println!("probes on http://{probes}");
+    }
     let app = axum::Router::new()
         .route("/ws", get(ws))
         .route("/events", get(events));

@@ -151,6 +151,9 @@ pub enum ConfigError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The socket passed under the name `probes` cannot serve them.
+    #[error("{0}")]
+    ProbesInherited(#[source] Box<crate::ListenError>),
     /// A deploy-time setting (an environment variable) is set but cannot be used.
     #[error("environment variable {var}: {reason} (or unset it to use the compiled value)")]
     Env {

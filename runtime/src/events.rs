@@ -242,6 +242,7 @@ impl StepSpan {
             // Not measured from the shutdown's start here: the sequence's own steps
             // carry it (a hook's `started` is what tells concurrency apart).
             started: Duration::ZERO,
+            note: None,
         }
     }
 }

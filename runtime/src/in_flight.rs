@@ -361,6 +361,29 @@ thread_local! {
     static CACHED: RefCell<(u64, Option<InFlight>)> = const { RefCell::new((u64::MAX, None)) };
 }
 
+thread_local! {
+    /// Set while a call admitted past intake close is polled (see [`poll_admitted`]).
+    static ADMITTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Polls with the tracked calls made inside admitted even after intake close: an
+/// outer guard (the connection's, for the first request of a connection from an
+/// inherited listener) already counts them.
+pub(crate) fn poll_admitted<T>(poll: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ADMITTED.set(self.0);
+        }
+    }
+    let _reset = Reset(ADMITTED.replace(true));
+    poll()
+}
+
+fn admitted() -> bool {
+    ADMITTED.get()
+}
+
 /// Makes `in_flight` the process's current set (what a running service does).
 pub(crate) fn set_current(in_flight: Option<InFlight>) {
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = in_flight;
@@ -404,6 +427,7 @@ pub(crate) fn admit(explicit: Option<&InFlight>) -> Admission {
     };
     match in_flight.enter() {
         Ok(guard) => Admission::Counted(guard, in_flight),
+        Err(_) if admitted() => Admission::Untracked,
         Err(refused) => Admission::Refused(refused),
     }
 }
@@ -425,7 +449,10 @@ pub fn in_flight() -> Option<InFlight> {
 /// # Ok(()) }
 /// ```
 pub fn track<F: Future>(fut: F) -> impl Future<Output = Result<F::Output, ShuttingDown>> {
-    let entered = with_current(|c| c.map(InFlight::enter).transpose());
+    let entered = match with_current(|c| c.map(InFlight::enter).transpose()) {
+        Err(_) if admitted() => Ok(None),
+        entered => entered,
+    };
     async move {
         let _guard = entered?;
         Ok(fut.await)

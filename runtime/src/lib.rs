@@ -61,8 +61,10 @@
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
 //! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings,
 //!   its findings errors or advice ([`check::Finding`]).
+//! - `systemd`: `systemd::check`, `.service` and `.socket` units against the service.
 //! - `metrics`: `winddown_*` metrics through the `metrics` facade, `GET /metrics`.
-//! - `testing`: `testing::Drill`, a shutdown drill for your own tests.
+//! - `testing`: `testing::Drill`, a shutdown drill for your own tests, and
+//!   `testing::Restarts`, restarts under socket activation with every request's outcome.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
 //! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
 //!
@@ -103,6 +105,8 @@ pub mod grpc;
 pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
+#[cfg(feature = "systemd")]
+pub mod systemd;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -113,6 +117,7 @@ pub use body::IntakeClosed;
 pub use config::{Builder, Config, ConfigError, Flavor};
 pub use hooks::deadline;
 pub use in_flight::{InFlight, ShuttingDown, track};
+pub use os::listen_fds::{ListenError, listen_addr, listener};
 pub use os::signal::{Signal, UnknownSignal};
 pub use report::Report;
 pub use service::Service;

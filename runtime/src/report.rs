@@ -112,6 +112,10 @@ pub struct Step {
     /// When it started, from the start of the shutdown (zero for setup): with
     /// `elapsed`, which hooks ran concurrently.
     pub started: Duration,
+    /// What the step adds to its outcome, if anything: for intake, how each tracked
+    /// server's listener closes (`inherited`: its queue left to the next process;
+    /// `bound`: the queue answered 503, then closed).
+    pub note: Option<String>,
 }
 
 impl Step {
@@ -207,15 +211,16 @@ impl Report {
                 _ => Vec::new(),
             };
             let ran_with = with.join(", ");
+            let note = step.note.as_deref().unwrap_or_default();
             match &step.outcome {
                 o if o.is_failure() => {
-                    error!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, "report")
+                    error!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, note, "report")
                 }
                 Outcome::Skipped(_) => {
-                    warn!(%service, phase, step = %name, outcome = %step.outcome, started_ms, elapsed_ms, ran_with, "report")
+                    warn!(%service, phase, step = %name, outcome = %step.outcome, started_ms, elapsed_ms, ran_with, note, "report")
                 }
                 o => {
-                    info!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, "report")
+                    info!(%service, phase, step = %name, outcome = %o, started_ms, elapsed_ms, ran_with, note, "report")
                 }
             }
         }
@@ -247,9 +252,10 @@ impl fmt::Display for Report {
                 step.name,
                 step.outcome.label(),
                 step.elapsed.as_millis(),
-                match &step.outcome {
-                    Outcome::Ok => String::new(),
-                    other => other.to_string(),
+                match (&step.outcome, &step.note) {
+                    (Outcome::Ok, None) => String::new(),
+                    (Outcome::Ok, Some(note)) => note.clone(),
+                    (other, _) => other.to_string(),
                 }
             )?;
         }

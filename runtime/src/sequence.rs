@@ -145,9 +145,13 @@ impl<S: Send + Sync + 'static> Config<S> {
         )
         .map_err(ConfigError::Runtime)?;
         let shutdown = Shutdown::new(self.name.clone(), watchdog);
-        let listener = match &self.probes {
-            Some(addrs) => Some(probes::bind(addrs).await?),
-            None => None,
+        // A socket passed under the name `probes` wins over the configured address.
+        let inherited = crate::os::listen_fds::take("probes", false)
+            .map_err(|e| ConfigError::ProbesInherited(Box::new(e)))?;
+        let listener = match (inherited, &self.probes) {
+            (Some(listener), _) => Some(listener),
+            (None, Some(addrs)) => Some(probes::bind(addrs).await?),
+            (None, None) => None,
         };
         listen_for_signals(&self.signals, shutdown.clone()).map_err(ConfigError::Signals)?;
         let liveness = Liveness::new(self.runtime_stall);
@@ -185,6 +189,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                 leaving: Arc::default(),
                 leave: CancellationToken::new(),
                 closing: TaskTracker::new(),
+                listeners: Mutex::default(),
                 worker_room: self.plan.worker_room,
             }),
         };
@@ -283,6 +288,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                     outcome,
                     elapsed,
                     started: Duration::ZERO,
+                    note: None,
                 })
             }
         };
@@ -315,6 +321,7 @@ impl<S: Send + Sync + 'static> Config<S> {
                                 outcome,
                                 elapsed: started.elapsed(),
                                 started: Duration::ZERO,
+                                note: None,
                             });
                             (None, None)
                         }
@@ -355,6 +362,8 @@ impl<S: Send + Sync + 'static> Config<S> {
         if self.logging {
             logging::init();
         }
+        // Before the runtime's threads exist: the variables can be removed soundly.
+        crate::os::listen_fds::capture_before_threads();
         let mut runtime = match self.flavor {
             Flavor::MultiThread => {
                 let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
@@ -488,7 +497,9 @@ async fn steps<S: Send + Sync + 'static>(
             "intake closed"
         );
     });
-    steps.push(step(span, Outcome::Ok, t));
+    let mut intake = step(span, Outcome::Ok, t);
+    intake.note = listeners_note(&lock(&core.listeners));
+    steps.push(intake);
 
     // 4. Workers quit, all at once, while calls in flight drain (and main's body, if
     //    main serves, returns): all within what grace leaves after the end hooks'
@@ -669,6 +680,20 @@ async fn run_hook_in_span<S: Send + Sync + 'static>(
     let outcome = hooks::run_one(&hook.hook, state.clone(), hook.timeout).await;
     log_step(service, Phase::Hook, &hook.name, &outcome);
     outcome
+}
+
+/// How the tracked servers' listeners close at intake, for the report.
+fn listeners_note(listeners: &[(String, bool)]) -> Option<String> {
+    if listeners.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = (listeners.iter())
+        .map(|(addr, inherited)| match inherited {
+            true => format!("{addr} inherited: queue left to the successor"),
+            false => format!("{addr} bound: queue answered 503"),
+        })
+        .collect();
+    Some(format!("listeners {}", each.join("; ")))
 }
 
 fn log_step(service: &str, phase: Phase, name: &str, outcome: &Outcome) {

@@ -55,6 +55,8 @@ pub(crate) struct Core {
     /// Closing sockets and the answers to late connections: waited for, briefly,
     /// before the process exits, so none is reset.
     pub(crate) closing: TaskTracker,
+    /// Each tracked server's listener: its address and whether it is inherited.
+    pub(crate) listeners: Mutex<Vec<(String, bool)>>,
     /// What grace leaves a worker's stop (see `Plan::worker_room`).
     pub(crate) worker_room: Duration,
 }

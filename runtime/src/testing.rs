@@ -2,7 +2,8 @@
 //! flight, send it a real signal, watch its probes through the drain, and get a
 //! report of what completed, what failed and how, and how long each phase took.
 //! The seed's "Testing Shutdown" section (start, curl in a loop, kill, wait), done
-//! so that a test can assert on it.
+//! so that a test can assert on it. [`Restarts`] restarts it under socket activation
+//! the way systemd does and reports every request's outcome (see `docs/systemd.md`).
 //!
 //! The binary must read the addresses it binds from `APP_ADDR` and `PROBES_ADDR`
 //! (the drill picks free ports) and serve `GET {path}` on the app address.
@@ -34,6 +35,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Signal;
+
+#[cfg(unix)]
+mod restart;
+#[cfg(unix)]
+pub use restart::{Handover, RestartReport, Restarts};
 
 const HEALTH: &str = "GET /health HTTP/1.1\r\nHost: drill\r\nConnection: close\r\n\r\n";
 
@@ -82,6 +88,9 @@ pub enum DrillError {
     /// No free port could be found.
     #[error("cannot pick a free port: {0}")]
     Port(std::io::Error),
+    /// [`Restarts`] was given no socket names.
+    #[error("no sockets to pass: name at least one with `sockets([\"app\", ..])`")]
+    NoSockets,
 }
 
 /// How a request ended.

@@ -55,6 +55,26 @@ impl Proc {
         Proc::spawn(Command::new(exe), name, env)
     }
 
+    /// The path of the example `name` (built by `cargo test` into
+    /// `target/<profile>/examples`).
+    pub fn example_path(name: &str) -> std::path::PathBuf {
+        let deps = std::env::current_exe().expect("test binary path");
+        let dir = deps
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target/<profile>");
+        let exe = dir
+            .join("examples")
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        assert!(exe.exists(), "example not built: {}", exe.display());
+        exe
+    }
+
+    /// Starts `cmd` (another program that runs the service, say), named `name`.
+    pub fn command(cmd: Command, name: &str, env: &[(&str, &str)]) -> Proc {
+        Proc::spawn(cmd, name, env)
+    }
+
     fn spawn(mut cmd: Command, scenario: &str, env: &[(&str, &str)]) -> Proc {
         cmd.env_remove("RUST_LOG")
             .env_remove("NOTIFY_SOCKET")

@@ -71,6 +71,11 @@ impl Listener for tokio::net::TcpListener {
     fn stop_handshakes(&mut self) -> io::Result<()> {
         super::listen_queue::stop_handshakes(self)
     }
+
+    /// Whether the service manager passed this socket ([`crate::listener`]).
+    fn is_inherited(&self) -> bool {
+        crate::os::listen_fds::is_inherited(self)
+    }
 }
 
 #[cfg(unix)]

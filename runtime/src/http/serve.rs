@@ -9,6 +9,7 @@
 //! | drain | counted until the last byte is written | counted until the last stream ends |
 //! | after intake | new connections answered 503 (`Connection: close`), not counted | the same |
 //! | exit | SYNs dropped, the queue answered 503, lingering close: never a reset | the same |
+//! | intake, inherited listener ([`crate::listener`]) | stops accepting, its queue left to the next process | the same |
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -100,7 +101,9 @@ pub(crate) fn spawn_server<L, M, S, B>(
         .local_addr()
         .map(|a| format!("{a:?}"))
         .unwrap_or_default();
-    let span = info_span!("server", service = %core.name, protocol = what, addr = %addr);
+    let inherited = listener.is_inherited();
+    crate::service::lock(&core.listeners).push((addr.clone(), inherited));
+    let span = info_span!("server", service = %core.name, protocol = what, addr = %addr, inherited);
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let late_builder = Arc::new(late_builder());
     // Held until the listener is closed: the sequence waits for it before exit.
@@ -110,13 +113,24 @@ pub(crate) fn spawn_server<L, M, S, B>(
         let in_flight = core.in_flight.clone();
         // Until intake closes: every connection counted in flight.
         loop {
+            // An inherited listener's next connection is counted before it is
+            // accepted: one accepted as intake closes is then served, never answered
+            // 503 (the successor would have served it). The guard is dropped at once
+            // when intake closes first.
+            let early = match inherited {
+                true => match in_flight.enter() {
+                    Ok(guard) => Some(guard),
+                    Err(_) => break,
+                },
+                false => None,
+            };
             let (io, peer) = tokio::select! {
                 biased;
                 _ = in_flight.closed() => break,
                 conn = listener.accept() => conn,
             };
             let service = make(&peer);
-            let Ok(guard) = in_flight.enter() else {
+            let Some(guard) = early.or_else(|| in_flight.enter().ok()) else {
                 // Intake closed between the accept and now: a late connection.
                 spawn_late(&core, &late_builder, io);
                 break;
@@ -125,14 +139,20 @@ pub(crate) fn spawn_server<L, M, S, B>(
                 builder: builder.clone(),
                 core: core.clone(),
                 untracked,
+                inherited,
             };
             tokio::spawn(conn.serve(io, guard, service).in_current_span());
         }
-        if listener.is_inherited() {
-            // The socket outlives this process: leave the queue to the successor.
+        if inherited {
+            // The socket outlives this process (the service manager holds it): no
+            // filter on it (it would stay on the socket and starve the successor),
+            // no 503 to what is queued: stop accepting and drop this descriptor,
+            // leaving the queue to the next process.
+            drop(listener);
+            drop(closing);
             info!(
                 phase = "intake",
-                "listener inherited: left open for the next process"
+                "listener inherited: leaving its queue to the successor"
             );
             return;
         }
@@ -180,6 +200,7 @@ fn spawn_late<Io>(core: &Arc<Core>, builder: &Arc<auto::Builder<TokioExecutor>>,
 where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    debug!("connection after intake close: answered 503");
     let builder = builder.clone();
     let io = Lingering::new(io, None, core.closing.clone());
     core.closing.spawn(
@@ -212,6 +233,9 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     core: Arc<Core>,
     untracked: Option<&'static str>,
+    /// From an inherited listener: a request that was on its way when intake
+    /// closed is served, not answered 503 (the successor would have served it).
+    inherited: bool,
 }
 
 impl Connection {
@@ -238,6 +262,7 @@ impl Connection {
             leaving: leaving.clone(),
             conn: state.clone(),
             untracked: self.untracked,
+            admit_first: self.inherited,
         };
         let mut conn = pin!(
             self.builder

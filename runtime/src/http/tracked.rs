@@ -176,6 +176,10 @@ pub(crate) struct Tracked<S> {
     /// never ends, and a health check is not work to drain); their streams still
     /// end at intake close.
     pub(crate) untracked: Option<&'static str>,
+    /// The connection's first request is served even after intake close, counted
+    /// by the connection's own guard: set for connections from an inherited
+    /// listener, accepted before intake close, whose request was still on its way.
+    pub(crate) admit_first: bool,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
@@ -191,7 +195,8 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let conn = &self.conn;
-        if conn.started.fetch_add(1, Ordering::SeqCst) == 0 {
+        let first = conn.started.fetch_add(1, Ordering::SeqCst) == 0;
+        if first {
             conn.first.notify_one();
         }
         let ended = Ended(conn.clone());
@@ -209,12 +214,19 @@ where
         let untracked = self
             .untracked
             .is_some_and(|prefix| req.uri().path().starts_with(prefix));
+        let mut admitted = false;
         let guard = if untracked {
             None
         } else {
             match self.in_flight.enter() {
                 Ok(guard) => Some(guard),
+                // The connection's guard, held until it closes, counts this one.
+                Err(_) if first && self.admit_first => {
+                    admitted = true;
+                    None
+                }
                 Err(_) => {
+                    tracing::debug!(first, "request after intake close: refused");
                     let grpc = is_grpc(&req);
                     return TrackedCall::Refused {
                         ended: Some(ended),
@@ -230,6 +242,7 @@ where
             in_flight: self.in_flight.clone(),
             close: leaving,
             untracked,
+            admitted,
         }
     }
 }
@@ -247,6 +260,8 @@ pin_project! {
             in_flight: InFlight,
             close: bool,
             untracked: bool,
+            // Admitted past intake close: `#[handler]`s inside are let in too.
+            admitted: bool,
         },
     }
 }
@@ -277,8 +292,13 @@ where
                 in_flight,
                 close,
                 untracked,
+                admitted,
             } => {
-                let result = ready!(fut.poll(cx));
+                let result = ready!(if *admitted {
+                    crate::in_flight::poll_admitted(|| fut.poll(cx))
+                } else {
+                    fut.poll(cx)
+                });
                 let ended = ended.take();
                 let mut rsp = result.map_err(Into::into)?;
                 if *close {
