@@ -145,9 +145,14 @@ impl Liveness {
             loop {
                 tick.tick().await;
                 let Some(this) = this.upgrade() else { return };
-                this.runtime_beat.store(this.now(), Ordering::Relaxed);
+                this.runtime_ran();
             }
         });
+    }
+
+    /// The runtime ran a task just now.
+    pub(crate) fn runtime_ran(&self) {
+        self.runtime_beat.store(self.now(), Ordering::Relaxed);
     }
 
     /// Watches a worker that must show it moves at least every `stall`.

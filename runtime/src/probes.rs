@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use crate::http::Listener;
 use tracing::{debug, error};
 
-use crate::liveness::Liveness;
+use crate::liveness::{Liveness, NotLive};
 
 use crate::report::{IntoOutcome, panic_message};
 
@@ -243,7 +243,30 @@ struct Probes {
     main: tokio::runtime::Handle,
 }
 
+/// How long `/health` waits for the main runtime to run a task, when its heartbeat
+/// is late, before it says the runtime stalled.
+const RUNTIME_CONFIRM: Duration = Duration::from_millis(500);
+
 impl Probes {
+    /// Liveness. A late runtime heartbeat is confirmed first: a task is handed to
+    /// the main runtime, and only if it does not run within [`RUNTIME_CONFIRM`] is
+    /// the runtime called stalled (a busy runtime that still runs tasks is alive).
+    async fn health(&self) -> Result<(), NotLive> {
+        match self.liveness.status() {
+            Err(NotLive::Runtime(quiet)) => {
+                let ran = self.main.spawn(async {});
+                match tokio::time::timeout(RUNTIME_CONFIRM, ran).await {
+                    Ok(_) => {
+                        self.liveness.runtime_ran();
+                        self.liveness.status()
+                    }
+                    Err(_) => Err(NotLive::Runtime(quiet + RUNTIME_CONFIRM)),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Readiness, its checks run on the main runtime; a runtime too blocked to run
     /// them within their bound is not ready.
     async fn ready(&self) -> Result<(), String> {
@@ -282,7 +305,7 @@ async fn answer(req: Request<Incoming>, probes: &Probes) -> Response<Full<Bytes>
         return rsp;
     }
     if path == "/health" {
-        return match probes.liveness.status() {
+        return match probes.health().await {
             Ok(()) => text(StatusCode::OK, "ok"),
             Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, &why.to_string()),
         };

@@ -52,6 +52,8 @@ pub(crate) fn start_watchdog_pings(liveness: Arc<Liveness>) {
         let mut held = false;
         loop {
             tick.tick().await;
+            // This task runs, so the runtime does: only the workers can hold the ping.
+            liveness.runtime_ran();
             match liveness.status() {
                 Ok(()) => {
                     if held {
