@@ -11,9 +11,10 @@ async fn say_goodbye(app: &App) {
 }
 
 #[service(name = "hello", grace = "10s", drain_delay = "1s",
-          probes = "127.0.0.1:8081", on_shutdown = [say_goodbye])]
+          probes = winddown::listen_addr("probes", "127.0.0.1:8081"), on_shutdown = [say_goodbye])]
 async fn main(svc: Service) -> anyhow::Result<App> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    // systemd's socket `app` when passed, else APP_ADDR, else the default.
+    let listener = winddown::listener("app", "127.0.0.1:8080").await?;
     let router = Router::new().route("/", get(|| async { "hello\n" }));
     svc.serve(listener, router); // spawned: every connection counted, drained at shutdown
     Ok(App { greeting: "hello" })
