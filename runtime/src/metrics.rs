@@ -81,21 +81,13 @@ pub(crate) fn worker_restarted(worker: &str) {
     let _ = worker;
 }
 
-/// The readiness state, as a gauge: 0 starting, 1 ready, 2 shutting down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-#[allow(dead_code)] // `Starting` is the gauge's initial value
-pub(crate) enum ReadinessState {
-    Starting = 0,
-    Ready = 1,
-    ShuttingDown = 2,
-}
-
-pub(crate) fn readiness(state: ReadinessState) {
+/// The readiness stage, as gauges: `winddown_readiness_state` (0 starting, 1 ready,
+/// 2 shutting down) and `winddown_ready` (1 when ready).
+pub(crate) fn readiness(state: crate::probes::Stage) {
     #[cfg(feature = "metrics")]
     {
         metrics::gauge!("winddown_readiness_state").set(f64::from(state as u8));
-        let ready = if state == ReadinessState::Ready {
+        let ready = if state == crate::probes::Stage::Ready {
             1.0
         } else {
             0.0

@@ -28,9 +28,51 @@ use crate::liveness::{Liveness, NotLive};
 
 use crate::report::{IntoOutcome, panic_message};
 
-const STARTING: u8 = 0;
-const READY: u8 = 1;
-const STOPPING: u8 = 2;
+/// Where the service is in its life, as `/ready` sees it (kept in an atomic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Stage {
+    /// Setup has not finished.
+    Starting = 0,
+    /// Serving: ready, if every readiness check passes.
+    Ready = 1,
+    /// The shutdown has begun.
+    ShuttingDown = 2,
+}
+
+impl Stage {
+    fn from_u8(raw: u8) -> Self {
+        match raw {
+            0 => Stage::Starting,
+            1 => Stage::Ready,
+            _ => Stage::ShuttingDown,
+        }
+    }
+}
+
+/// Why `/ready` answers 503; its `Display` is the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NotReady {
+    /// Setup has not finished.
+    Starting,
+    /// The shutdown has begun (the answer also carries `Connection: close`).
+    ShuttingDown,
+    /// Readiness checks failed, each described.
+    Failing(Vec<String>),
+    /// The main runtime did not run the checks in time.
+    NotResponding(String),
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReady::Starting => f.write_str("starting"),
+            NotReady::ShuttingDown => f.write_str("shutting down"),
+            NotReady::Failing(failures) => f.write_str(&failures.join("; ")),
+            NotReady::NotResponding(why) => f.write_str(why),
+        }
+    }
+}
 
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,15 +125,27 @@ pub(crate) struct Readiness {
 }
 
 impl Readiness {
-    /// Setup finished: ready, unless the shutdown has already begun.
-    pub(crate) fn set_ready(&self) {
-        let _ = self
-            .state
-            .compare_exchange(STARTING, READY, Ordering::SeqCst, Ordering::SeqCst);
+    fn stage(&self) -> Stage {
+        Stage::from_u8(self.state.load(Ordering::SeqCst))
     }
 
+    /// Setup finished: ready, unless the shutdown has already begun.
+    pub(crate) fn set_ready(&self) {
+        let (from, to) = (Stage::Starting as u8, Stage::Ready as u8);
+        if self
+            .state
+            .compare_exchange(from, to, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            crate::metrics::readiness(Stage::Ready);
+        }
+    }
+
+    /// The shutdown began: not ready, for good.
     pub(crate) fn set_stopping(&self) {
-        self.state.store(STOPPING, Ordering::SeqCst);
+        self.state
+            .store(Stage::ShuttingDown as u8, Ordering::SeqCst);
+        crate::metrics::readiness(Stage::ShuttingDown);
     }
 
     /// The longest of the checks' timeouts (they run concurrently).
@@ -110,11 +164,11 @@ impl Readiness {
     }
 
     /// `Ok` when ready; otherwise why not, as `/ready`'s body says it.
-    pub(crate) async fn status(&self) -> Result<(), String> {
-        match self.state.load(Ordering::SeqCst) {
-            STARTING => return Err("starting".into()),
-            STOPPING => return Err("shutting down".into()),
-            _ => {}
+    pub(crate) async fn status(&self) -> Result<(), NotReady> {
+        match self.stage() {
+            Stage::Starting => return Err(NotReady::Starting),
+            Stage::ShuttingDown => return Err(NotReady::ShuttingDown),
+            Stage::Ready => {}
         }
         let checks = self
             .checks
@@ -129,12 +183,12 @@ impl Readiness {
             .collect();
         if failures.is_empty() {
             // A shutdown that began while the checks ran wins.
-            if self.state.load(Ordering::SeqCst) == STOPPING {
-                return Err("shutting down".into());
+            if self.stage() == Stage::ShuttingDown {
+                return Err(NotReady::ShuttingDown);
             }
             Ok(())
         } else {
-            Err(failures.join("; "))
+            Err(NotReady::Failing(failures))
         }
     }
 }
@@ -269,17 +323,19 @@ impl Probes {
 
     /// Readiness, its checks run on the main runtime; a runtime too blocked to run
     /// them within their bound is not ready.
-    async fn ready(&self) -> Result<(), String> {
+    async fn ready(&self) -> Result<(), NotReady> {
         let readiness = self.readiness.clone();
         let bound = readiness.checks_bound() + Duration::from_secs(1);
         let status = self.main.spawn(async move { readiness.status().await });
         match tokio::time::timeout(bound, status).await {
             Ok(Ok(status)) => status,
-            Ok(Err(join)) => Err(format!("readiness checks failed to run: {join}")),
-            Err(_) => Err(format!(
+            Ok(Err(join)) => Err(NotReady::NotResponding(format!(
+                "readiness checks failed to run: {join}"
+            ))),
+            Err(_) => Err(NotReady::NotResponding(format!(
                 "runtime not responding: readiness checks did not run within {}ms",
                 bound.as_millis()
-            )),
+            ))),
         }
     }
 }
@@ -313,8 +369,8 @@ async fn answer(req: Request<Incoming>, probes: &Probes) -> Response<Full<Bytes>
     match probes.ready().await {
         Ok(()) => text(StatusCode::OK, "ready"),
         Err(why) => {
-            let mut rsp = text(StatusCode::SERVICE_UNAVAILABLE, &why);
-            if why == "shutting down" {
+            let mut rsp = text(StatusCode::SERVICE_UNAVAILABLE, &why.to_string());
+            if why == NotReady::ShuttingDown {
                 rsp.headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
             }

@@ -443,7 +443,6 @@ async fn steps<S: Send + Sync + 'static>(
     let span = StepSpan::new(Phase::Readiness, "readiness");
     let entered = span.span().clone().entered();
     core.readiness.set_stopping();
-    crate::metrics::readiness(crate::metrics::ReadinessState::ShuttingDown);
     notify::stopping(config.grace);
     info!(%service,
         phase = "readiness",

@@ -68,7 +68,6 @@ impl Core {
             return false;
         }
         self.readiness.set_ready();
-        crate::metrics::readiness(crate::metrics::ReadinessState::Ready);
         self.became_ready.cancel();
         crate::os::systemd::ready();
         tracing::info!(service = %self.name, phase = "setup", why, "ready: /ready answers 200");
