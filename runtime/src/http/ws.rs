@@ -17,13 +17,17 @@
 //!     // Fires when the clients are told to leave (from the first signal): a
 //!     // chance to say goodbye in your own words before the 1001 at intake close.
 //!     let going_away = socket.going_away();
+//!     // Once, however the signal meets the loop: a guard on `is_set()` would skip the
+//!     // goodbye when the signal came while a message was being echoed.
+//!     let mut told = false;
 //!     loop {
 //!         tokio::select! {
 //!             msg = socket.recv() => match msg {
 //!                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
 //!                 Some(Ok(msg)) => if socket.send(msg).await.is_err() { return },
 //!             },
-//!             _ = going_away.wait(), if !going_away.is_set() => {
+//!             _ = going_away.wait(), if !told => {
+//!                 told = true;
 //!                 let _ = socket.send(Message::text("server restarting")).await;
 //!             }
 //!         }
