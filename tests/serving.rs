@@ -199,10 +199,11 @@ fn after_intake_a_bare_lf_request_and_a_head_get_a_proper_503() {
         "a HEAD answer has no body: {head:?}"
     );
     // An h2c client after intake close is answered 503 too.
-    runtime().block_on(async {
+    let late = runtime().block_on(async {
         let mut send = h2(app).await;
-        assert_eq!(h2_get(&mut send, "/work").await.unwrap().0, 503);
+        h2_get(&mut send, "/work").await.map(|(status, _)| status)
     });
+    assert!(matches!(late, Ok(503)), "{late:?}\n{}", p.stderr());
     assert_eq!(p.exit_code(), 0, "{}", p.stderr());
 }
 
@@ -415,5 +416,31 @@ fn metrics_follow_the_shutdown_on_the_probes_port() {
             "no duration for step `{step}`: {during}"
         );
     }
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}
+
+#[test]
+fn many_late_h2c_connections_each_get_the_503() {
+    // After intake close, 60 HTTP/2 clients at once (hyper's, which sends its
+    // request without waiting for the server's SETTINGS): each is answered 503,
+    // none sees GOAWAY before its answer, none a reset.
+    let (mut p, app) = start_tcp(&[("HOOK_MS", "3000")]);
+    p.signal(SIGTERM);
+    p.wait_for("hook started");
+    let results = runtime().block_on(async {
+        let calls = (0..60).map(|_| {
+            tokio::spawn(async move {
+                let mut send = h2(app).await;
+                h2_get(&mut send, "/work").await.map(|(status, _)| status)
+            })
+        });
+        let mut out = Vec::new();
+        for call in calls.collect::<Vec<_>>() {
+            out.push(call.await.unwrap());
+        }
+        out
+    });
+    let bad: Vec<_> = results.iter().filter(|r| !matches!(r, Ok(503))).collect();
+    assert!(bad.is_empty(), "{bad:?}\n{}", p.stderr());
     assert_eq!(p.exit_code(), 0, "{}", p.stderr());
 }

@@ -16,11 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::Request;
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::linger::{LINGER, Lingering};
@@ -205,10 +207,18 @@ where
     let io = Lingering::new(io, None, core.closing.clone());
     core.closing.spawn(
         async move {
-            let answered = Arc::new(tokio::sync::Notify::new());
+            // Cancelled when hyper drops the answer's body, i.e. once the whole 503
+            // is in the connection's write buffer: only then HTTP/2's GOAWAY, so it
+            // follows the answer on the wire and never arrives before it.
+            let answered = CancellationToken::new();
             let refuse = service_fn(|req: Request<Incoming>| {
-                let rsp = refusal(&req);
-                answered.notify_one();
+                let sent = answered.clone().drop_guard();
+                let rsp = refusal(&req).map(|body| {
+                    body.map_frame(move |frame| {
+                        let _ = &sent;
+                        frame
+                    })
+                });
                 async move { Ok::<_, std::convert::Infallible>(rsp) }
             });
             let conn = builder.serve_connection(TokioIo::new(io), refuse);
@@ -216,13 +226,15 @@ where
                 let mut conn = pin!(conn);
                 tokio::select! {
                     _ = conn.as_mut() => return,
-                    _ = answered.notified() => {}
+                    _ = answered.cancelled() => {}
                 }
                 // HTTP/2: one answer, then GOAWAY (HTTP/1.1 closes by itself).
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
             };
-            let _ = tokio::time::timeout(LATE_BOUND, late).await;
+            if tokio::time::timeout(LATE_BOUND, late).await.is_err() {
+                debug!("connection after intake close not done within its bound: closed");
+            }
         }
         .in_current_span(),
     );
