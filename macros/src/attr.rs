@@ -65,17 +65,25 @@ pub(crate) struct Dur {
     pub(crate) lit: LitStr,
 }
 
-/// Parses the attribute's arguments, calling `on_key` for every known key with the
-/// key's name. Unknown keys, keys that are paths and syntax errors are reported;
+/// One row of an attribute's key table: the key, and how its value is read into
+/// the attribute's slots.
+pub(crate) struct Key<A> {
+    pub(crate) name: &'static str,
+    pub(crate) read: fn(&Ctxt, &ParseNestedMeta<'_>, &mut A) -> syn::Result<()>,
+}
+
+/// Parses the attribute's arguments into `out`, each known key through its row of
+/// `table`. Unknown keys, keys that are paths and syntax errors are reported;
 /// parsing goes on past every error it can. Returns the keys suggested for unknown
 /// ones (`timeout` for `timout`), so a missing-key check does not report the typo twice.
-pub(crate) fn parse_keys(
+pub(crate) fn parse_keys<A>(
     cx: &Ctxt,
     args: TokenStream,
     attr: &str,
-    known: &[&'static str],
-    mut on_key: impl FnMut(&'static str, &ParseNestedMeta<'_>) -> syn::Result<()>,
+    table: &[Key<A>],
+    out: &mut A,
 ) -> Vec<&'static str> {
+    let known: Vec<&'static str> = table.iter().map(|k| k.name).collect();
     let suggested = std::cell::RefCell::new(Vec::new());
     let parser = syn::meta::parser(|meta| {
         let Some(ident) = meta.path.get_ident() else {
@@ -86,10 +94,10 @@ pub(crate) fn parse_keys(
             return skip_value(&meta);
         };
         let name = ident.to_string();
-        match known.iter().find(|k| **k == name) {
-            Some(key) => on_key(key, &meta),
+        match table.iter().find(|k| k.name == name) {
+            Some(key) => (key.read)(cx, &meta, out),
             None => {
-                let hint = match nearest(&name, known) {
+                let hint = match nearest(&name, &known) {
                     Some(near) => {
                         suggested.borrow_mut().push(near);
                         format!("did you mean `{near}`? ")
@@ -180,6 +188,30 @@ pub(crate) fn string(
         }) => Ok(Some(s)),
         other => {
             wrong_kind(cx, &other, key, "a string literal", example);
+            Ok(None)
+        }
+    }
+}
+
+/// `crate = "path"`: where winddown is, for a renamed or re-exported crate.
+pub(crate) fn crate_path(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+) -> syn::Result<Option<Path>> {
+    let Some(lit) = string(cx, meta, key, "\"::my_winddown\"")? else {
+        return Ok(None);
+    };
+    match lit.parse_with(Path::parse_mod_style) {
+        Ok(path) => Ok(Some(path)),
+        Err(_) => {
+            cx.error_spanned(
+                &lit,
+                format_args!(
+                    "`crate` takes the path winddown is reachable at, e.g. `crate = \"::my_winddown\"`, not \"{}\"",
+                    lit.value()
+                ),
+            );
             Ok(None)
         }
     }

@@ -1,5 +1,6 @@
 //! Code generation only: every rule was checked before. Generated code names nothing
-//! but `::core` and `::winddown::__private`, and carries the user's spans where an
+//! but `::core` and `::winddown::__private` (under the user's `crate = ".."` path when
+//! given), and carries the user's spans where an
 //! error may land.
 
 use proc_macro2::{Span, TokenStream};
@@ -19,7 +20,7 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
         setup,
         inner: setup_fn,
     } = Main::split(item);
-    let p = quote!(::winddown::__private);
+    let p = private(&svc.krate);
 
     let aliases: Vec<_> = (0..svc.hooks.len())
         .map(|i| format_ident!("__winddown_hook_{}", i))
@@ -204,7 +205,7 @@ pub(crate) fn service(svc: valid::Service, item: ItemFn) -> TokenStream {
 
 /// The fallback of `#[service]`: the body still type-checks inside a plain `fn`, so
 /// the real error is not buried under "`main` cannot be async".
-pub(crate) fn service_fallback(item: ItemFn, hooks: &[Path]) -> TokenStream {
+pub(crate) fn service_fallback(item: ItemFn, hooks: &[Path], krate: &Path) -> TokenStream {
     let Main {
         attrs,
         vis,
@@ -212,7 +213,7 @@ pub(crate) fn service_fallback(item: ItemFn, hooks: &[Path]) -> TokenStream {
         inner,
         ..
     } = Main::split(item);
-    let p = quote!(::winddown::__private);
+    let p = private(krate);
     // Each path once: a hook listed twice is already reported.
     let mut seen = std::collections::HashSet::new();
     let hooks = hooks
@@ -269,7 +270,7 @@ impl Main {
 
 /// The item, its `TickBody`/`RunBody` adapter and its `IntoWorker` impl.
 pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
-    let p = quote!(::winddown::__private);
+    let p = private(&w.krate);
     let item = w.item;
     let ident = &item.ident;
     let (ig, tg, wc) = w.generics.split_for_impl();
@@ -340,7 +341,7 @@ pub(crate) fn worker(w: valid::Worker<'_>) -> TokenStream {
 /// the hooks it runs after; and, unless `listed_elsewhere`, a check that some
 /// `#[service]` lists it.
 pub(crate) fn hook(h: valid::Hook, item: ItemFn) -> TokenStream {
-    let p = quote!(::winddown::__private);
+    let p = private(&h.krate);
     let output_check = match &item.sig.output {
         ReturnType::Type(_, ty) if !mentions_impl_or_self(ty) => Some(quote_spanned! {ty.span()=>
             const _: fn() = #p::assert_outcome::<#ty>;
@@ -364,7 +365,7 @@ pub(crate) fn hook(h: valid::Hook, item: ItemFn) -> TokenStream {
 
 /// The companion struct and its `HookMeta`.
 fn companion(item: &ItemFn, h: &valid::Hook) -> TokenStream {
-    let p = quote!(::winddown::__private);
+    let p = private(&h.krate);
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let name = format!("::{ident}");
@@ -402,7 +403,7 @@ fn companion(item: &ItemFn, h: &valid::Hook) -> TokenStream {
 /// The fallback of `#[on_shutdown]`: the fn and a companion with what could be read,
 /// so a service listing the hook shows no follow-on error. A method or an associated
 /// fn (already reported) gets no companion: a struct cannot live in an impl block.
-pub(crate) fn hook_fallback(item: ItemFn) -> TokenStream {
+pub(crate) fn hook_fallback(item: ItemFn, krate: Path) -> TokenStream {
     if valid::is_associated(&item.sig) {
         return item.into_token_stream();
     }
@@ -412,6 +413,7 @@ pub(crate) fn hook_fallback(item: ItemFn) -> TokenStream {
         at_start: false,
         after: Vec::new(),
         listed_elsewhere: true,
+        krate,
     };
     let companion = companion(&item, &placeholder);
     quote! {
@@ -430,8 +432,9 @@ fn mentions_impl_or_self(ty: &Type) -> bool {
 
 /// The fn with its body run through `handle`: counted in flight, refused once
 /// intake has closed.
-pub(crate) fn handler(ret: Type, item: ItemFn) -> TokenStream {
-    let p = quote!(::winddown::__private);
+pub(crate) fn handler(h: valid::Handler, item: ItemFn) -> TokenStream {
+    let p = private(&h.krate);
+    let ret = h.ret;
     let ItemFn {
         attrs,
         vis,
@@ -447,5 +450,30 @@ pub(crate) fn handler(ret: Type, item: ItemFn) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig #block
+    }
+}
+
+/// The module the expansion names, under the user's `crate = ".."` path or `::winddown`.
+fn private(krate: &Path) -> TokenStream {
+    quote!(#krate::__private)
+}
+
+/// The fallback of `#[worker]`: the item and an `IntoWorker` impl that is never run
+/// (the crate does not compile), so `spawn_worker(..)` shows no follow-on error.
+pub(crate) fn worker_fallback(item: &syn::Item, krate: &Path) -> TokenStream {
+    let p = private(krate);
+    let (ident, generics) = match item {
+        syn::Item::Struct(s) => (&s.ident, &s.generics),
+        syn::Item::Enum(e) => (&e.ident, &e.generics),
+        _ => return item.to_token_stream(),
+    };
+    let (ig, tg, wc) = generics.split_for_impl();
+    quote! {
+        #item
+        impl #ig #p::IntoWorker for #ident #tg #wc {
+            fn into_worker(self) -> #p::Worker {
+                ::core::unreachable!("#[worker] reported an error: this crate does not compile")
+            }
+        }
     }
 }

@@ -35,12 +35,11 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     // Kept for the fallback: the hooks stay listed, so an error in the service is not
     // also "hook `x` is not listed" at every hook.
     let hooks = parsed.on_shutdown.get().cloned().unwrap_or_default();
+    let krate = valid::krate(&parsed.krate);
     let checked = valid::service(&cx, parsed, &item_fn);
-    match (cx.check(), checked) {
-        (Ok(()), Some(svc)) => expand::service(svc, item_fn).into(),
-        (Err(e), _) => fallback::with_errors(expand::service_fallback(item_fn, &hooks), e).into(),
-        (Ok(()), None) => unreachable!("valid::service returns None only after an error"),
-    }
+    pipeline(cx, checked, item_fn, expand::service, |item| {
+        expand::service_fallback(item, &hooks, &krate)
+    })
 }
 
 /// Makes a struct a worker. See `winddown::worker`.
@@ -52,12 +51,15 @@ pub fn worker(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let parsed = ast::WorkerArgs::parse(&cx, args.into());
+    let krate = valid::krate(&parsed.krate);
     let checked = valid::worker(&cx, parsed, &parsed_item);
-    match (cx.check(), checked) {
-        (Ok(()), Some(w)) => expand::worker(w).into(),
-        (Err(e), _) => fallback::with_errors(item.into(), e).into(),
-        (Ok(()), None) => unreachable!("valid::worker returns None only after an error"),
-    }
+    pipeline(
+        cx,
+        checked,
+        (),
+        |w, ()| expand::worker(w),
+        |()| expand::worker_fallback(&parsed_item, &krate),
+    )
 }
 
 /// Makes an async fn a shutdown hook with an order and a timeout. See
@@ -76,12 +78,11 @@ pub fn on_shutdown(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::new();
     let parsed = ast::HookArgs::parse(&cx, args.into());
+    let krate = valid::krate(&parsed.krate);
     let checked = valid::hook(&cx, parsed, &item_fn);
-    match (cx.check(), checked) {
-        (Ok(()), Some(h)) => expand::hook(h, item_fn).into(),
-        (Err(e), _) => fallback::with_errors(expand::hook_fallback(item_fn), e).into(),
-        (Ok(()), None) => unreachable!("valid::hook returns None only after an error"),
-    }
+    pipeline(cx, checked, item_fn, expand::hook, |item| {
+        expand::hook_fallback(item, krate)
+    })
 }
 
 /// Counts each call of an async fn in flight and refuses calls once intake has
@@ -103,15 +104,35 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let cx = Ctxt::new();
-    let args = proc_macro2::TokenStream::from(args);
-    if !args.is_empty() {
-        cx.error_spanned(&args, "#[handler] takes no arguments: write `#[handler]`");
-    }
-    let ret = valid::handler(&cx, &item_fn);
-    match (cx.check(), ret) {
-        (Ok(()), Some(ret)) => expand::handler(ret, item_fn).into(),
-        (Err(e), _) => fallback::with_errors(item_fn.into_token_stream(), e).into(),
-        (Ok(()), None) => unreachable!("valid::handler returns None only after an error"),
+    let parsed = ast::HandlerArgs::parse(&cx, args.into());
+    let checked = valid::handler(&cx, parsed, &item_fn);
+    pipeline(cx, checked, item_fn, expand::handler, |item| {
+        item.into_token_stream()
+    })
+}
+
+/// The one pipeline every attribute ends in: with no error, the checked attribute
+/// expanded; otherwise every error, beside the fallback's item.
+fn pipeline<T, I>(
+    cx: Ctxt,
+    checked: Option<T>,
+    item: I,
+    expand: impl FnOnce(T, I) -> proc_macro2::TokenStream,
+    fallback: impl FnOnce(I) -> proc_macro2::TokenStream,
+) -> TokenStream {
+    match (cx.check(), checked) {
+        (Ok(()), Some(checked)) => expand(checked, item).into(),
+        (Err(errors), _) => fallback::with_errors(fallback(item), errors).into(),
+        // A validator that gives up reports why first; should one ever not, the
+        // user still gets an error rather than a panic in the compiler.
+        (Ok(()), None) => fallback::with_errors(
+            fallback(item),
+            syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "winddown could not expand this attribute and found no error to report: please file a bug",
+            ),
+        )
+        .into(),
     }
 }
 

@@ -7,7 +7,8 @@ use quote::ToTokens;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, FnArg, Item, Lit, LitStr, Path, ReturnType, Token, Type, WherePredicate};
 
-use crate::ast::{HookArgs, ItemFn, ServiceArgs, WorkerArgs};
+use crate::ast::{HandlerArgs, HookArgs, ItemFn, ServiceArgs, WorkerArgs};
+use crate::attr::Slot;
 use crate::ctxt::Ctxt;
 
 /// The signals a service may listen for, as `(name, runtime variant)`.
@@ -43,6 +44,8 @@ pub(crate) struct Service {
     pub(crate) tell_clients_to_leave: Option<bool>,
     /// `startup_timeout = ".."`, in milliseconds.
     pub(crate) startup_timeout_ms: Option<u64>,
+    /// `crate = ".."`: where winddown is (`::winddown` unless given).
+    pub(crate) krate: Path,
 }
 
 fn check_async(cx: &Ctxt, item: &ItemFn, attr: &str, what: &str) {
@@ -93,7 +96,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
     match &name {
         None if args.name.seen() => {} // given, refused and reported already
         None => cx.error(
-            args.span,
+            Span::call_site(),
             "#[service] needs `name`: write `#[service(name = \"myservice\")]`",
         ),
         Some(n) if n.value().trim().is_empty() => cx.error_spanned(
@@ -153,7 +156,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         out
     });
 
-    let hooks_span = args.on_shutdown.span().unwrap_or(args.span);
+    let hooks_span = args.on_shutdown.span().unwrap_or_else(Span::call_site);
     let hooks = args.on_shutdown.take().unwrap_or_default();
     for (i, hook) in hooks.iter().enumerate() {
         let text = hook.to_token_stream().to_string();
@@ -171,8 +174,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         }
     }
 
-    let rt = &args.runtime;
-    let current_thread = rt.flavor.get().and_then(|f| match f.value().as_str() {
+    let current_thread = args.flavor.get().and_then(|f| match f.value().as_str() {
         "current_thread" => Some(true),
         "multi_thread" => Some(false),
         other => {
@@ -185,7 +187,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
             None
         }
     });
-    let worker_threads = rt.worker_threads.get().and_then(|(n, lit)| {
+    let worker_threads = args.worker_threads.get().and_then(|(n, lit)| {
         if *n == 0 {
             cx.error_spanned(
                 lit,
@@ -203,7 +205,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         }
         Some(*n)
     });
-    let logging = rt.logging.get().map(syn::LitBool::value);
+    let logging = args.logging.get().map(syn::LitBool::value);
     let tell_clients_to_leave = args.tell_clients_to_leave.get().map(syn::LitBool::value);
 
     let (returns_result, state) = match &sig.output {
@@ -227,6 +229,7 @@ pub(crate) fn service(cx: &Ctxt, args: ServiceArgs, item: &ItemFn) -> Option<Ser
         worker_threads,
         tell_clients_to_leave,
         startup_timeout_ms: args.startup_timeout.get().map(|d| d.ms),
+        krate: krate(&args.krate),
     })
 }
 
@@ -304,6 +307,8 @@ pub(crate) struct Worker<'a> {
     /// `stall = ".."`, in milliseconds.
     pub(crate) stall_ms: Option<u64>,
     pub(crate) restart: Option<Restart>,
+    /// `crate = ".."`.
+    pub(crate) krate: Path,
 }
 
 /// `restart = "on-failure"` and its settings, checked.
@@ -462,6 +467,7 @@ pub(crate) fn worker<'a>(cx: &Ctxt, args: WorkerArgs, item: &'a Item) -> Option<
         every_span: args.every.span(),
         stop_ms: args.stop_timeout.get().map(|d| d.ms),
         critical: args.critical.get().is_some(),
+        krate: krate(&args.krate),
     })
 }
 
@@ -473,6 +479,8 @@ pub(crate) struct Hook {
     pub(crate) after: Vec<Path>,
     /// `listed_elsewhere`: no service of this crate needs to list it.
     pub(crate) listed_elsewhere: bool,
+    /// `crate = ".."`.
+    pub(crate) krate: Path,
 }
 
 pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
@@ -575,7 +583,15 @@ pub(crate) fn hook(cx: &Ctxt, args: HookArgs, item: &ItemFn) -> Option<Hook> {
         at_start,
         after,
         listed_elsewhere: args.listed_elsewhere.get().is_some(),
+        krate: krate(&args.krate),
     })
+}
+
+/// The path of the winddown crate: `crate = ".."`, or `::winddown`.
+pub(crate) fn krate(slot: &Slot<Path>) -> Path {
+    slot.get()
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(::winddown))
 }
 
 /// Whether the fn is certainly inside an impl block: it takes `self` or names `Self`.
@@ -590,10 +606,19 @@ fn mentions_self(sig: &syn::Signature) -> bool {
         .any(|w| w == "Self")
 }
 
-pub(crate) fn handler(cx: &Ctxt, item: &ItemFn) -> Option<Type> {
+/// A checked `#[handler]`: its return type and where winddown is.
+pub(crate) struct Handler {
+    pub(crate) ret: Type,
+    pub(crate) krate: Path,
+}
+
+pub(crate) fn handler(cx: &Ctxt, args: HandlerArgs, item: &ItemFn) -> Option<Handler> {
     check_async(cx, item, "handler", "");
     match &item.sig.output {
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
+        ReturnType::Type(_, ty) => Some(Handler {
+            ret: (**ty).clone(),
+            krate: krate(&args.krate),
+        }),
         ReturnType::Default => {
             cx.error_spanned(
                 &item.sig.ident,

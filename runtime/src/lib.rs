@@ -145,6 +145,12 @@ pub use trigger::{Cause, Quit, Shutdown};
 /// | `worker_threads` | whole number, multi-thread runtime only | tokio's default |
 /// | `startup_timeout` | duration: not ready by then is a timed-out start, hooks run, exit 1 | none |
 /// | `tell_clients_to_leave` | `false`: no `Connection: close` / GOAWAY from the trigger ([`Builder::tell_clients_to_leave`]) | `true` |
+/// | `crate` | `"::my_winddown"`: where winddown is, for a renamed or re-exported crate (every attribute takes it) | `"::winddown"` |
+///
+/// When setup returns `State` (or `Result<State, _>`) it also generates, beside the
+/// new `fn main`, `fn service_config() -> Result<Config<State>, ConfigError>`: the
+/// same configuration `main` runs, built and checked but not started, so a test or a
+/// deploy-time check can read its timings (`kubernetes::check`, `systemd::check`).
 ///
 /// Durations are strings of whole numbers with units `h`, `m`, `s`, `ms`, largest
 /// first (`"1m30s"`, `"250ms"`). Checked at compile time: every key and value, that no
@@ -211,6 +217,7 @@ pub use workers::Worker;
 /// | `backoff`, `max_backoff` | durations: the first restart delay, doubling up to the maximum | `"1s"`, `"1m"` |
 /// | `max_restarts` | whole number: restarts allowed (within `restart_window`), then it stops; `critical` then stops the service | unlimited |
 /// | `restart_window` | duration: restarts older than this no longer count | the worker's life |
+/// | `crate` | `"::my_winddown"`: where winddown is | `"::winddown"` |
 ///
 /// A generic struct's type parameters are bounded `Send + 'static` for you (the
 /// worker runs in a task of its own). Bounds that only the impl block with `tick` or
@@ -270,6 +277,7 @@ pub use winddown_macros::worker;
 /// | `order` | whole number, unique across the service's hooks: places the hook in the ordered chain |
 /// | `at` | `"end"` (default: after the drain) or `"start"`: right after readiness turns false, before the drain delay, e.g. to leave service discovery |
 /// | `listed_elsewhere` | flag: a service in another crate lists this hook |
+/// | `crate` | `"::my_winddown"`: where winddown is (default `"::winddown"`) |
 ///
 /// ```no_run
 /// use winddown::{on_shutdown, service};
@@ -306,7 +314,8 @@ pub use winddown_macros::on_shutdown;
 /// (`anyhow::Error` has it already) and map it to what your protocol says, e.g. HTTP
 /// 503 with `Connection: close`, or gRPC `UNAVAILABLE`. Methods taking `&self` work.
 /// Calls are tracked through the service running in this process (see [`track`]);
-/// with none running they run untracked.
+/// with none running they run untracked. Its one key is `crate = ".."` (where
+/// winddown is, for a renamed crate).
 ///
 /// ```
 /// #[derive(Debug)]

@@ -11,18 +11,20 @@
 //! | exit | SYNs dropped, the queue answered 503, lingering close: never a reset | the same |
 //! | intake, inherited listener ([`crate::listener`]) | stops accepting, its queue left to the next process | the same |
 
-use std::pin::pin;
+use std::convert::Infallible;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
+use http_body_util::Full;
 use hyper::Request;
-use hyper::body::{Body, Incoming};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{Instrument, debug, info, info_span};
 
 use super::linger::{LINGER, Lingering};
@@ -213,13 +215,8 @@ where
             let answered = CancellationToken::new();
             let refuse = service_fn(|req: Request<Incoming>| {
                 let sent = answered.clone().drop_guard();
-                let rsp = refusal(&req).map(|body| {
-                    body.map_frame(move |frame| {
-                        let _ = &sent;
-                        frame
-                    })
-                });
-                async move { Ok::<_, std::convert::Infallible>(rsp) }
+                let rsp = refusal(&req).map(|body| Answer { body, _sent: sent });
+                async move { Ok::<_, Infallible>(rsp) }
             });
             let conn = builder.serve_connection(TokioIo::new(io), refuse);
             let late = async {
@@ -238,6 +235,34 @@ where
         }
         .in_current_span(),
     );
+}
+
+/// The late 503's body, and a guard dropped with it: hyper drops the body once the
+/// whole answer is written to the connection, which tells the late connection's
+/// task it may lead the connection out.
+struct Answer {
+    body: Full<Bytes>,
+    _sent: DropGuard,
+}
+
+impl Body for Answer {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// One accepted connection, served until it closes or the shutdown leads it out.
