@@ -289,7 +289,7 @@ impl Connection {
         B::Error: Into<BoxError>,
     {
         let core = &self.core;
-        let state = Arc::new(ConnState::new(guard));
+        let state = Arc::new(ConnState::new(guard, core.in_flight.clone()));
         // The stream holds the connection counted in flight (through an upgrade too).
         let io = Lingering::new(io, Some(state.clone()), core.closing.clone());
         let leaving: Leaving = core.leaving.clone();

@@ -95,11 +95,16 @@ pub(crate) struct ConnState {
     watch_idle: AtomicBool,
     /// Woken when the last open request ends while `watch_idle` is set.
     pub(crate) idle: Notify,
+    /// The service's calls in flight, cloned once per connection: a request reaches
+    /// it through its `Ended`, never cloning the shared handle (one contended
+    /// reference count on every request of every connection).
+    in_flight: InFlight,
 }
 
 impl ConnState {
-    pub(crate) fn new(guard: InFlightGuard) -> Self {
+    pub(crate) fn new(guard: InFlightGuard, in_flight: InFlight) -> Self {
         ConnState {
+            in_flight,
             guard: Mutex::new(Some(guard)),
             started: AtomicU32::new(0),
             ended: AtomicU32::new(0),
@@ -239,7 +244,6 @@ where
             fut: self.inner.call(req),
             guard,
             ended: Some(ended),
-            in_flight: self.in_flight.clone(),
             close: leaving,
             untracked,
             admitted,
@@ -257,7 +261,6 @@ pin_project! {
             fut: F,
             guard: Option<InFlightGuard>,
             ended: Option<Ended>,
-            in_flight: InFlight,
             close: bool,
             untracked: bool,
             // Admitted past intake close: `#[handler]`s inside are let in too.
@@ -289,7 +292,6 @@ where
                 fut,
                 guard,
                 ended,
-                in_flight,
                 close,
                 untracked,
                 admitted,
@@ -306,7 +308,7 @@ where
                     rsp.headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
-                let rsp = TrackedBody::new(rsp, guard.take(), ended, in_flight, *untracked);
+                let rsp = TrackedBody::new(rsp, guard.take(), ended, None, *untracked);
                 Poll::Ready(Ok(rsp.map(Either::Left)))
             }
         }
@@ -337,21 +339,26 @@ impl<B: Body> TrackedBody<B> {
         guard: InFlightGuard,
         in_flight: &InFlight,
     ) -> Response<Self> {
-        Self::new(rsp, Some(guard), None, in_flight, false)
+        Self::new(rsp, Some(guard), None, Some(in_flight), false)
     }
 
     fn new(
         rsp: Response<B>,
         guard: Option<InFlightGuard>,
         ended: Option<Ended>,
-        in_flight: &InFlight,
+        in_flight: Option<&InFlight>,
         stop_at_intake: bool,
     ) -> Response<Self> {
         let sse = rsp
             .headers()
             .get(CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        let stop = (sse || stop_at_intake).then(|| Box::pin(in_flight.closed_owned()));
+        // The calls in flight given, or those of the request's connection.
+        let in_flight = in_flight.or_else(|| ended.as_ref().map(|e| &e.0.in_flight));
+        let stop = match sse || stop_at_intake {
+            true => in_flight.map(|f| Box::pin(f.closed_owned())),
+            false => None,
+        };
         rsp.map(|inner| TrackedBody {
             inner,
             guard,
