@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::{debug, info, warn};
 
@@ -50,6 +51,7 @@ pub(crate) fn start_watchdog_pings(liveness: Arc<Liveness>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         let mut held = false;
+        let sending = Arc::new(AtomicBool::new(false));
         loop {
             tick.tick().await;
             // This task runs, so the runtime does: only the workers can hold the ping.
@@ -60,7 +62,16 @@ pub(crate) fn start_watchdog_pings(liveness: Arc<Liveness>) {
                         info!("alive again: pinging the systemd watchdog");
                         held = false;
                     }
-                    send(&[NotifyState::Watchdog]);
+                    // The notify socket's send blocks when systemd does not read
+                    // (its queue is full): never on a runtime thread, and never
+                    // more than one ping waiting.
+                    if !sending.swap(true, Ordering::AcqRel) {
+                        let sending = sending.clone();
+                        tokio::task::spawn_blocking(move || {
+                            send(&[NotifyState::Watchdog]);
+                            sending.store(false, Ordering::Release);
+                        });
+                    }
                 }
                 Err(why) => {
                     if !held {
