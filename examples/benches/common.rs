@@ -79,6 +79,16 @@ pub fn hammer(addr: SocketAddr, path: &str, dur: Duration) -> u64 {
     n
 }
 
+/// Which runs first in round `round` (`true`: winddown): the order alternates, so
+/// neither always gets the warmer machine.
+pub fn winddown_first(round: usize) -> [bool; 2] {
+    if round.is_multiple_of(2) {
+        [true, false]
+    } else {
+        [false, true]
+    }
+}
+
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]

@@ -96,12 +96,7 @@ fn main() {
         .unwrap_or(4000);
     let (mut plain, mut tracked) = (Vec::new(), Vec::new());
     for r in 0..ROUNDS {
-        let order = if r % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for winddown in order {
+        for winddown in winddown_first(r) {
             let exe = if winddown {
                 env!("CARGO_BIN_EXE_bench-winddown")
             } else {

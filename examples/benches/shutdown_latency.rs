@@ -34,12 +34,7 @@ fn once(exe: &str, watch_ready: bool) -> (f64, Option<f64>) {
 fn main() {
     let (mut ours, mut theirs, mut ready) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
-        let order = if run % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for winddown in order {
+        for winddown in winddown_first(run) {
             if winddown {
                 let (exit, r) = once(env!("CARGO_BIN_EXE_bench-winddown"), run % 2 == 1);
                 ours.push(exit);
