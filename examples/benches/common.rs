@@ -16,8 +16,22 @@ pub fn free_addr() -> SocketAddr {
 
 /// Starts `exe` on free ports and waits for its `ready` line.
 pub fn start(exe: &str) -> (Child, SocketAddr, SocketAddr) {
+    start_on(exe, None)
+}
+
+/// [`start`], the program held to the CPUs `cpus` names (`taskset -c`) if given.
+pub fn start_on(exe: &str, cpus: Option<&str>) -> (Child, SocketAddr, SocketAddr) {
     let (app, probes) = (free_addr(), free_addr());
-    let mut child = Command::new(exe)
+    let mut command = match cpus {
+        // taskset execs the program: the child's pid is the program's.
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", cpus, exe]);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let mut child = command
         .env("APP_ADDR", app.to_string())
         .env("PROBES_ADDR", probes.to_string())
         .env("RUST_LOG", "warn")

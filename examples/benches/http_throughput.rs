@@ -4,6 +4,11 @@
 //! generators: `wrk` for HTTP/1.1 keep-alive, `h2load` for HTTP/2 (h2c, prior
 //! knowledge). Rounds interleaved, the order alternating; each round's ratio is
 //! winddown/plain, reported as the median with its spread.
+//!
+//! Two placements, each reported: **split**, the server held to CPU 0 and the load
+//! generator to CPU 1 (`taskset`), so neither steals the other's core and the
+//! rounds vary less; and **shared**, both free on every core, as a machine running
+//! its own client would. `ROUNDS` (default 9) sets the rounds per placement.
 //! `cargo bench -p winddown-examples --bench http_throughput`
 
 #[path = "common.rs"]
@@ -14,13 +19,39 @@ use std::process::Command;
 
 use common::*;
 
-const ROUNDS: usize = 7;
 const SECONDS: u32 = 3;
 
+/// Where the server and the load generator run.
+#[derive(Clone, Copy)]
+enum Placement {
+    /// Server on CPU 0, load generator on CPU 1.
+    Split,
+    /// Both on every CPU.
+    Shared,
+}
+
+impl Placement {
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Split => "split: server on CPU 0, client on CPU 1",
+            Placement::Shared => "shared: server and client on every CPU",
+        }
+    }
+
+    /// The CPUs for the server and for the client.
+    fn cpus(self) -> (Option<&'static str>, Option<&'static str>) {
+        match self {
+            Placement::Split => (Some("0"), Some("1")),
+            Placement::Shared => (None, None),
+        }
+    }
+}
+
 /// Requests per second `tool` reports against a fresh start of `exe`.
-fn rate(exe: &str, tool: Tool) -> f64 {
-    let (mut child, app, _) = start(exe);
-    let rate = tool.run(app);
+fn rate(exe: &str, tool: Tool, placement: Placement) -> f64 {
+    let (server, client) = placement.cpus();
+    let (mut child, app, _) = start_on(exe, server);
+    let rate = tool.run(app, client);
     let _ = child.kill();
     let _ = child.wait();
     rate
@@ -42,7 +73,7 @@ impl Tool {
         }
     }
 
-    fn run(self, app: SocketAddr) -> f64 {
+    fn run(self, app: SocketAddr, cpus: Option<&str>) -> f64 {
         let url = format!("http://{app}/hello");
         let (exe, args): (&str, Vec<String>) = match self {
             Tool::Wrk => (
@@ -60,7 +91,15 @@ impl Tool {
                 ],
             ),
         };
-        let out = Command::new(exe)
+        let mut command = match cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus, exe]);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let out = command
             .args(&args)
             .output()
             .unwrap_or_else(|e| panic!("`{exe}` is needed (bash .ci/deps installs it): {e}"));
@@ -87,45 +126,59 @@ impl Tool {
 }
 
 fn main() {
-    for tool in [Tool::Wrk, Tool::H2load] {
-        let (mut plain, mut tracked, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..ROUNDS {
-            // Alternate which goes first, so neither always gets the warmer machine.
-            let (t, p) = if round % 2 == 0 {
-                let t = rate(env!("CARGO_BIN_EXE_bench-winddown"), tool);
-                (t, rate(env!("CARGO_BIN_EXE_bench-handwritten"), tool))
-            } else {
-                let p = rate(env!("CARGO_BIN_EXE_bench-handwritten"), tool);
-                (rate(env!("CARGO_BIN_EXE_bench-winddown"), tool), p)
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(9);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let placements: &[Placement] = match cores {
+        1 => &[Placement::Shared],
+        _ => &[Placement::Split, Placement::Shared],
+    };
+    for &placement in placements {
+        for tool in [Tool::Wrk, Tool::H2load] {
+            let (mut plain, mut tracked, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..rounds {
+                // Alternate which goes first, so neither always gets the warmer machine.
+                let mut pair = [0.0; 2];
+                for winddown in winddown_first(round) {
+                    let exe = match winddown {
+                        true => env!("CARGO_BIN_EXE_bench-winddown"),
+                        false => env!("CARGO_BIN_EXE_bench-handwritten"),
+                    };
+                    pair[usize::from(!winddown)] = rate(exe, tool, placement);
+                }
+                let [t, p] = pair;
+                tracked.push(t);
+                plain.push(p);
+                ratios.push(t / p);
+            }
+            let spread = |v: &[f64], digits: usize| {
+                let (lo, hi) = v
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+                format!("{lo:.digits$}..{hi:.digits$}")
             };
-            tracked.push(t);
-            plain.push(p);
-            ratios.push(t / p);
+            println!(
+                "{}, {}, {rounds} interleaved rounds of {SECONDS}s:",
+                tool.name(),
+                placement.name()
+            );
+            println!(
+                "  axum::serve (plain)  median {:>9.0} req/s  spread {}",
+                median(&mut plain.clone()),
+                spread(&plain, 0)
+            );
+            println!(
+                "  winddown svc.serve   median {:>9.0} req/s  spread {}",
+                median(&mut tracked.clone()),
+                spread(&tracked, 0)
+            );
+            println!(
+                "  ratio winddown/plain median {:.3}  spread {}",
+                median(&mut ratios.clone()),
+                spread(&ratios, 3)
+            );
         }
-        let spread = |v: &[f64], digits: usize| {
-            let (lo, hi) = v
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
-            format!("{lo:.digits$}..{hi:.digits$}")
-        };
-        println!(
-            "{}, {ROUNDS} interleaved rounds of {SECONDS}s:",
-            tool.name()
-        );
-        println!(
-            "  axum::serve (plain)  median {:>9.0} req/s  spread {}",
-            median(&mut plain.clone()),
-            spread(&plain, 0)
-        );
-        println!(
-            "  winddown svc.serve   median {:>9.0} req/s  spread {}",
-            median(&mut tracked.clone()),
-            spread(&tracked, 0)
-        );
-        println!(
-            "  ratio winddown/plain median {:.3}  spread {}",
-            median(&mut ratios.clone()),
-            spread(&ratios, 3)
-        );
     }
 }

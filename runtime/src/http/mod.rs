@@ -5,6 +5,7 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod gate;
 mod linger;
 mod listen_queue;
 mod listener;

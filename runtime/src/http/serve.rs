@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::Request;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
@@ -27,6 +27,7 @@ use hyper_util::server::conn::auto;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{Instrument, debug, info, info_span};
 
+use super::gate::Gated;
 use super::linger::{LINGER, Lingering};
 use super::listener::Listener;
 use super::tracked::{BoxError, ConnState, Leaving, Tracked, refusal};
@@ -144,8 +145,12 @@ pub(crate) fn spawn_server<L, M, S, B>(
                 core: core.clone(),
                 untracked,
                 inherited,
+                span: tracing::Span::current(),
             };
-            tokio::spawn(conn.serve(io, guard, service).in_current_span());
+            // Not instrumented: entering a span on every poll of every connection
+            // costs throughput (the subscriber's shared state is touched each
+            // time); the connection's few events name the server's span.
+            tokio::spawn(conn.serve(io, guard, service));
         }
         if inherited {
             // The socket outlives this process (the service manager holds it): no
@@ -273,6 +278,8 @@ struct Connection {
     /// From an inherited listener: a request that was on its way when intake
     /// closed is served, not answered 503 (the successor would have served it).
     inherited: bool,
+    /// The server's span, named by the connection's events.
+    span: tracing::Span,
 }
 
 impl Connection {
@@ -289,7 +296,7 @@ impl Connection {
         B::Error: Into<BoxError>,
     {
         let core = &self.core;
-        let state = Arc::new(ConnState::new(guard, core.in_flight.clone()));
+        let state = Arc::new(ConnState::new(guard, core.in_flight.clone(), self.span));
         // The stream holds the connection counted in flight (through an upgrade too).
         let io = Lingering::new(io, Some(state.clone()), core.closing.clone());
         let leaving: Leaving = core.leaving.clone();
@@ -318,15 +325,28 @@ impl Connection {
         // is open on it (it then closes at once and the client reconnects cleanly);
         // after intake close it stays open, its new calls answered `UNAVAILABLE`,
         // no longer counted in flight once idle, and closes at exit.
+        //
+        // The signals sit behind a gate: polled when they wake the task, not on
+        // every wakeup for I/O (see `gate`).
+        let gated = Gated::new();
         loop {
-            tokio::select! {
-                biased;
-                result = conn.as_mut() => return log_end(result),
-                _ = core.in_flight.closed(), if !intake => intake = true,
-                _ = core.leave.cancelled(), if !told => told = true,
-                _ = state.found_h2.notified(), if told && !gone_away => {}
-                _ = state.idle.notified(), if state.watching_idle() => {}
-                _ = core.finished.cancelled(), if parked.is_some() => break,
+            let signal = async {
+                tokio::select! {
+                    biased;
+                    _ = core.in_flight.closed(), if !intake => Signal::Intake,
+                    _ = core.leave.cancelled(), if !told => Signal::Told,
+                    _ = state.found_h2.notified(), if told && !gone_away => Signal::Look,
+                    _ = state.idle.notified(), if state.watching_idle() => Signal::Look,
+                    _ = core.finished.cancelled(), if parked.is_some() => Signal::Finished,
+                    else => std::future::pending().await,
+                }
+            };
+            match gated.first(conn.as_mut(), signal).await {
+                Either::Left(result) => return log_end(result, &state),
+                Either::Right(Signal::Intake) => intake = true,
+                Either::Right(Signal::Told) => told = true,
+                Either::Right(Signal::Look) => {}
+                Either::Right(Signal::Finished) => break,
             }
             if !state.is_h2() {
                 if intake {
@@ -365,10 +385,10 @@ impl Connection {
             // way. Wait (a moment at most) for it to start, then lead it out.
             tokio::select! {
                 biased;
-                result = conn.as_mut() => return log_end(result),
+                result = conn.as_mut() => return log_end(result, &state),
                 _ = state.first.notified() => {}
                 _ = moment.as_mut() => {
-                    debug!("connection silent since intake close: closed");
+                    debug!(parent: &state.span, "connection silent since intake close: closed");
                     return;
                 }
             }
@@ -376,19 +396,31 @@ impl Connection {
         conn.as_mut().graceful_shutdown();
         tokio::select! {
             biased;
-            result = conn.as_mut() => return log_end(result),
+            result = conn.as_mut() => return log_end(result, &state),
             _ = moment => {}
         }
         if state.busy() && parked.is_none() {
-            log_end(conn.await);
+            log_end(conn.await, &state);
         } else {
-            debug!("connection without a request since intake close: closed");
+            debug!(parent: &state.span, "connection without a request since intake close: closed");
         }
     }
 }
 
-fn log_end(result: Result<(), BoxError>) {
+/// What woke a connection's task, besides its I/O.
+enum Signal {
+    /// Intake closed.
+    Intake,
+    /// The clients are told to leave.
+    Told,
+    /// Look at the connection's state again.
+    Look,
+    /// The sequence finished.
+    Finished,
+}
+
+fn log_end(result: Result<(), BoxError>, state: &ConnState) {
     if let Err(error) = result {
-        debug!(%error, "connection ended with an error");
+        debug!(parent: &state.span, %error, "connection ended with an error");
     }
 }

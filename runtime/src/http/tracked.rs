@@ -99,12 +99,16 @@ pub(crate) struct ConnState {
     /// it through its `Ended`, never cloning the shared handle (one contended
     /// reference count on every request of every connection).
     in_flight: InFlight,
+    /// The server's span: the connection's task runs outside it (see `serve`),
+    /// its events name it.
+    pub(crate) span: tracing::Span,
 }
 
 impl ConnState {
-    pub(crate) fn new(guard: InFlightGuard, in_flight: InFlight) -> Self {
+    pub(crate) fn new(guard: InFlightGuard, in_flight: InFlight, span: tracing::Span) -> Self {
         ConnState {
             in_flight,
+            span,
             guard: Mutex::new(Some(guard)),
             started: AtomicU32::new(0),
             ended: AtomicU32::new(0),
@@ -231,7 +235,7 @@ where
                     None
                 }
                 Err(_) => {
-                    tracing::debug!(first, "request after intake close: refused");
+                    tracing::debug!(parent: &conn.span, first, "request after intake close: refused");
                     let grpc = is_grpc(&req);
                     return TrackedCall::Refused {
                         ended: Some(ended),
