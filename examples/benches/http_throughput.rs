@@ -8,7 +8,7 @@
 //! Two placements, each reported: **split**, the server held to CPU 0 and the load
 //! generator to CPU 1 (`taskset`), so neither steals the other's core and the
 //! rounds vary less; and **shared**, both free on every core, as a machine running
-//! its own client would. `ROUNDS` (default 9) sets the rounds per placement.
+//! its own client would. `ROUNDS` (default 15) sets the rounds per placement.
 //! `cargo bench -p winddown-examples --bench http_throughput`
 
 #[path = "common.rs"]
@@ -129,7 +129,7 @@ fn main() {
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(9);
+        .unwrap_or(15);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let placements: &[Placement] = match cores {
         1 => &[Placement::Shared],

@@ -480,4 +480,143 @@ mod tests {
         assert_eq!(call.await.unwrap(), Ok(Some(())));
         assert!(in_flight.is_empty());
     }
+
+    /// A guard is one pointer, as the `TaskTracker` token it replaced.
+    #[test]
+    fn a_guard_is_one_pointer() {
+        assert_eq!(size_of::<InFlightGuard>(), size_of::<usize>());
+        assert_eq!(size_of::<Option<InFlightGuard>>(), size_of::<usize>());
+    }
+
+    /// The drain's properties, hammered: threads enter and leave on every stripe
+    /// while intake closes under them, round after round.
+    ///
+    /// - a call admitted (enter returned `Ok`) is always waited for: the drain never
+    ///   returns while one is live;
+    /// - a call that starts after `close` returned is refused;
+    /// - the drain wakes on the last call (a lost wakeup hangs a round: bounded);
+    /// - guards outliving every handle stay valid (the last one frees the stripe).
+    #[test]
+    fn stress_no_admitted_call_is_missed_and_the_drain_wakes_on_the_last() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        use std::time::{Duration, Instant};
+
+        let threads = 4;
+        let rounds = 300;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut leftovers = Vec::new();
+        for round in 0..rounds {
+            let in_flight = InFlight::new();
+            // A guard outliving every handle of its set, released on another thread.
+            if round % 50 == 0 {
+                let other = InFlight::new();
+                leftovers.push(other.enter().expect("intake open"));
+                other.close();
+            }
+            let live = Arc::new(AtomicUsize::new(0));
+            let closed = Arc::new(AtomicBool::new(false));
+            let drained = Arc::new(AtomicBool::new(false));
+            let stop = Arc::new(AtomicBool::new(false));
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (in_flight, live, closed, drained, stop) = (
+                        in_flight.clone(),
+                        live.clone(),
+                        closed.clone(),
+                        drained.clone(),
+                        stop.clone(),
+                    );
+                    std::thread::spawn(move || {
+                        let mut kept = None;
+                        let (mut admitted, mut refused) = (0u64, 0u64);
+                        while !stop.load(Ordering::Acquire) {
+                            let after_close = closed.load(Ordering::Acquire);
+                            match in_flight.enter() {
+                                Ok(guard) => {
+                                    assert!(!after_close, "admitted after close returned");
+                                    live.fetch_add(1, Ordering::AcqRel);
+                                    assert!(
+                                        !drained.load(Ordering::Acquire),
+                                        "a call live after the drain returned"
+                                    );
+                                    for _ in 0..(admitted % 64) {
+                                        std::hint::spin_loop();
+                                    }
+                                    live.fetch_sub(1, Ordering::AcqRel);
+                                    admitted += 1;
+                                    // Now and then a guard outlives the round's handles.
+                                    if (admitted + t as u64) % 997 == 0 && kept.is_none() {
+                                        kept = Some(guard);
+                                        break;
+                                    }
+                                }
+                                Err(ShuttingDown) => refused += 1,
+                            }
+                        }
+                        (admitted, refused, kept)
+                    })
+                })
+                .collect();
+            // Let them run, then close under them (the moment varies by round).
+            let until = Instant::now() + Duration::from_micros(200 + (round % 7) * 150);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            in_flight.close();
+            closed.store(true, Ordering::Release);
+            // Calls kept past the round are released only after it: leave them out.
+            let wait = rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(20), async {
+                    // Everything is refused from here on; workers stop soon.
+                    stop.store(true, Ordering::Release);
+                    loop {
+                        if workers.iter().all(|w| w.is_finished()) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                })
+                .await
+            });
+            assert!(wait.is_ok(), "round {round}: workers did not stop");
+            let mut kept = Vec::new();
+            for w in workers {
+                let (_admitted, _refused, guard) = w.join().expect("a worker panicked");
+                kept.extend(guard);
+            }
+            // With guards kept the drain must wait; released, it must wake.
+            let waiting = {
+                let in_flight = in_flight.clone();
+                let drained = drained.clone();
+                let live = live.clone();
+                rt.spawn(async move {
+                    in_flight.wait().await;
+                    assert_eq!(live.load(Ordering::Acquire), 0);
+                    drained.store(true, Ordering::Release);
+                })
+            };
+            rt.block_on(async {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            });
+            assert_eq!(
+                drained.load(Ordering::Acquire),
+                kept.is_empty() && in_flight.is_empty()
+            );
+            assert_eq!(in_flight.len(), kept.len());
+            let release = std::thread::spawn(move || drop(kept));
+            let woke =
+                rt.block_on(async { tokio::time::timeout(Duration::from_secs(20), waiting).await });
+            assert!(
+                woke.is_ok(),
+                "round {round}: the drain missed the last call's wakeup"
+            );
+            release.join().unwrap();
+            assert!(drained.load(Ordering::Acquire));
+            drop(in_flight);
+        }
+        std::thread::spawn(move || drop(leftovers)).join().unwrap();
+    }
 }

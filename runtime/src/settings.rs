@@ -71,65 +71,17 @@ pub(crate) fn var(name: &str) -> Option<Result<String, String>> {
     }
 }
 
-const UNITS: &str =
-    "write whole numbers with the units h, m, s or ms, largest first, e.g. \"1m30s\" or \"250ms\"";
+// The one grammar, shared with the attributes: the macros crate's parser, compiled
+// into this crate too (a proc-macro crate can export nothing else), so a value in an
+// environment variable and one in an attribute are read, and refused, alike.
+#[path = "../../macros/src/duration.rs"]
+mod grammar;
 
 /// Parses the duration grammar of the attributes (`45s`, `1m30s`, `250ms`; units
 /// `h`, `m`, `s`, `ms`, largest first, no spaces), or says what is wrong and what
 /// to write, as the attributes do.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = |why: &str| Err(format!("invalid duration \"{text}\": {why}; {UNITS}"));
-    if text.is_empty() {
-        return bad("it is empty");
-    }
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    let mut total: u64 = 0;
-    // Rank of the last unit seen: h = 4, m = 3, s = 2, ms = 1; each must be smaller.
-    let mut last_rank = u8::MAX;
-    while i < bytes.len() {
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return match bytes[i] {
-                b' ' | b'\t' => bad("it contains a space"),
-                b'-' => bad("it is negative"),
-                _ => bad("a unit must follow a number"),
-            };
-        }
-        let digits = &text[start..i];
-        let unit_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &text[unit_start..i];
-        let (rank, factor) = match unit {
-            "h" => (4, 3_600_000u64),
-            "m" => (3, 60_000),
-            "s" => (2, 1_000),
-            "ms" => (1, 1),
-            "" if i < bytes.len() && (bytes[i] == b'.' || bytes[i] == b',') => {
-                return bad("decimals are not allowed");
-            }
-            "" if i < bytes.len() && bytes[i] == b' ' => return bad("it contains a space"),
-            "" => return bad(&format!("`{digits}` has no unit")),
-            other => return bad(&format!("`{other}` is not a unit")),
-        };
-        if rank >= last_rank {
-            return bad(&format!("`{unit}` comes after a unit that is not larger"));
-        }
-        last_rank = rank;
-        let Ok(value) = digits.parse::<u64>() else {
-            return bad("it is too large");
-        };
-        total = match value.checked_mul(factor).and_then(|v| total.checked_add(v)) {
-            Some(t) => t,
-            None => return bad("it is too large (more than u64 milliseconds)"),
-        };
-    }
-    Ok(Duration::from_millis(total))
+    grammar::parse_ms(text).map(Duration::from_millis)
 }
 
 /// Reads the duration in `name`: `None` when unset, the reason when it does not
