@@ -511,7 +511,7 @@ mod tests {
         for round in 0..rounds {
             let in_flight = InFlight::new();
             // A guard outliving every handle of its set, released on another thread.
-            if round % 50 == 0 {
+            if round.is_multiple_of(50) {
                 let other = InFlight::new();
                 leftovers.push(other.enter().expect("intake open"));
                 other.close();
@@ -548,7 +548,7 @@ mod tests {
                                     live.fetch_sub(1, Ordering::AcqRel);
                                     admitted += 1;
                                     // Now and then a guard outlives the round's handles.
-                                    if (admitted + t as u64) % 997 == 0 && kept.is_none() {
+                                    if (admitted + t as u64).is_multiple_of(997) && kept.is_none() {
                                         kept = Some(guard);
                                         break;
                                     }
