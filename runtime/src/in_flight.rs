@@ -502,7 +502,7 @@ mod tests {
         use std::time::{Duration, Instant};
 
         let threads = 4;
-        let rounds = 300;
+        let rounds: u64 = 300;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
