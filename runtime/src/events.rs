@@ -23,15 +23,20 @@
 //! # let _ = subscriber;
 //! ```
 
-use std::fmt;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::field::{Empty, Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Span, Subscriber};
-use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing::Span;
+use tracing::field::Empty;
+#[cfg(feature = "logging")]
+use {
+    std::fmt,
+    tracing::Subscriber,
+    tracing::field::{Field, Visit},
+    tracing::span::{Attributes, Id, Record},
+    tracing_subscriber::layer::{Context, Layer},
+    tracing_subscriber::registry::LookupSpan,
+};
 
 use crate::report::{Outcome, Phase, Step};
 
@@ -68,6 +73,7 @@ pub enum StepEvent {
     },
 }
 
+#[cfg(feature = "logging")]
 /// A layer calling `on_step` for every step of a winddown shutdown, at its start
 /// and its end. Everything else passes through untouched.
 pub fn layer<F>(on_step: F) -> StepLayer<F>
@@ -77,17 +83,20 @@ where
     StepLayer { on_step }
 }
 
+#[cfg(feature = "logging")]
 /// The layer returned by [`layer`].
 pub struct StepLayer<F> {
     on_step: F,
 }
 
+#[cfg(feature = "logging")]
 impl<F> fmt::Debug for StepLayer<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StepLayer").finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "logging")]
 /// The fields kept on a span, in its extensions.
 #[derive(Default)]
 struct Fields {
@@ -98,6 +107,7 @@ struct Fields {
     elapsed_ms: u64,
 }
 
+#[cfg(feature = "logging")]
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.set(field, value.to_owned());
@@ -112,6 +122,7 @@ impl Visit for Fields {
     }
 }
 
+#[cfg(feature = "logging")]
 impl Fields {
     fn set(&mut self, field: &Field, value: String) {
         match field.name() {
@@ -124,11 +135,13 @@ impl Fields {
     }
 }
 
+#[cfg(feature = "logging")]
 fn ours(meta: &tracing::Metadata<'_>) -> bool {
     meta.target().starts_with("winddown")
         && (meta.name() == STEP_SPAN || meta.name() == SHUTDOWN_SPAN)
 }
 
+#[cfg(feature = "logging")]
 impl<S, F> Layer<S> for StepLayer<F>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -177,6 +190,7 @@ where
     }
 }
 
+#[cfg(feature = "logging")]
 fn service_of<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> String
 where
     S: for<'a> LookupSpan<'a>,

@@ -369,6 +369,7 @@ thread_local! {
 /// Polls with the tracked calls made inside admitted even after intake close: an
 /// outer guard (the connection's, for the first request of a connection from an
 /// inherited listener) already counts them.
+#[cfg(feature = "http")]
 pub(crate) fn poll_admitted<T>(poll: impl FnOnce() -> T) -> T {
     struct Reset(bool);
     impl Drop for Reset {

@@ -57,18 +57,29 @@
 //!
 //! ## Features
 //!
+//! On by default, each can be turned off (`default-features = false` leaves the core:
+//! the sequence, signals, the probes, workers, hooks, the in-flight count):
+//!
+//! - `http`: the tracked server, `Service::serve_hyper` (HTTP/1.1 and HTTP/2 on
+//!   one port over any [`http::Listener`]); `axum`, `tonic` and `rustls` build on it.
+//! - `logging`: the log subscriber installed when none is set (`RUST_LOG`, text or
+//!   JSON, to stderr) and `events::layer`. Without it, set your own subscriber.
+//! - `systemd`: notifications (`READY=1`, `STOPPING=1`, watchdog pings), sockets
+//!   passed by socket activation ([`listener`]), and `systemd::check`, `.service`
+//!   and `.socket` units against the service. Without it nothing is sent and
+//!   [`listener`] binds its fallback address.
+//!
+//! Off by default:
+//!
 //! - `axum`: `Service::serve` for a `Router`, `InFlightLayer`, `ShuttingDown` as a 503.
 //! - `tonic`: `Service::serve_grpc`, `Service::grpc_health`, `GrpcLayer`.
 //! - `kubernetes`: `kubernetes::check`, a Deployment against the service's timings,
 //!   its findings errors or advice ([`check::Finding`]).
-//! - `systemd`: `systemd::check`, `.service` and `.socket` units against the service.
 //! - `metrics`: `winddown_*` metrics through the `metrics` facade, `GET /metrics`.
 //! - `testing`: `testing::Drill`, a shutdown drill for your own tests, and
 //!   `testing::Restarts`, restarts under socket activation with every request's outcome.
 //! - `rustls`: `http::tls::TlsListener`, HTTPS (HTTP/1.1 and HTTP/2 by ALPN) over any listener.
 //! - `ws`: `http::ws::WebSocketUpgrade`, axum WebSockets closed with 1001 at intake close.
-//!
-//! [`Service::serve_hyper`] (any hyper service) needs no feature.
 #![deny(missing_docs)]
 #![deny(unreachable_pub)]
 #![warn(rust_2018_idioms)]

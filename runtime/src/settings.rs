@@ -22,8 +22,10 @@ pub(crate) const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
 /// Kubernetes keeps at most this many bytes of it.
 const TERMINATION_LOG_MAX: usize = 4096;
 /// `json` or `text`.
+#[cfg(feature = "logging")]
 pub(crate) const LOG_FORMAT: &str = "WINDDOWN_LOG_FORMAT";
 /// The generic switch some platforms set, read when `WINDDOWN_LOG_FORMAT` is unset.
+#[cfg(feature = "logging")]
 pub(crate) const LOG_FORMAT_FALLBACK: &str = "LOG_FORMAT";
 
 /// Where a setting's value came from, as the start log line says it.
@@ -92,6 +94,7 @@ pub(crate) fn duration(name: &'static str) -> Option<Result<Duration, String>> {
 
 /// Whether the deployment asks for JSON logs: `WINDDOWN_LOG_FORMAT`, else
 /// `LOG_FORMAT`, equal to `json` (any case).
+#[cfg(feature = "logging")]
 pub(crate) fn json_logs() -> bool {
     let format = var(LOG_FORMAT).or_else(|| var(LOG_FORMAT_FALLBACK));
     matches!(format, Some(Ok(f)) if f.trim().eq_ignore_ascii_case("json"))

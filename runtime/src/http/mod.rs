@@ -5,11 +5,15 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "http")]
 mod gate;
+#[cfg(feature = "http")]
 mod linger;
 mod listen_queue;
 mod listener;
+#[cfg(feature = "http")]
 mod serve;
+#[cfg(feature = "http")]
 mod tracked;
 
 #[cfg(feature = "axum")]
@@ -17,6 +21,7 @@ pub use self::axum::{InFlightLayer, InFlightService};
 pub use listener::{Listener, handle_accept_error};
 #[cfg(feature = "tonic")]
 pub(crate) use serve::spawn_server;
+#[cfg(feature = "http")]
 pub use tracked::{BoxError, TrackedBody, shutting_down_response};
 
 #[cfg(feature = "rustls")]

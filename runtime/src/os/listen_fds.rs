@@ -134,14 +134,25 @@ pub(crate) fn capture_before_threads() {
     PASSED.get_or_init(|| {
         // SAFETY: called from `run_and_exit` before the tokio runtime (or any thread
         // of ours) exists, so nothing reads the environment concurrently.
-        read(|| unsafe { sd_notify::listen_fds_with_names_and_unset_env() }.map(Vec::from_iter))
+        #[cfg(feature = "systemd")]
+        return read(|| {
+            unsafe { sd_notify::listen_fds_with_names_and_unset_env() }.map(Vec::from_iter)
+        });
+        // Without the `systemd` feature no socket is inherited.
+        #[cfg(not(feature = "systemd"))]
+        read(|| Ok(Vec::new()))
     });
 }
 
 fn passed() -> &'static Result<Mutex<Passed>, String> {
     // Threads may run here: read without touching the environment (LISTEN_PID names
     // this process, so a child ignores what it inherits).
-    PASSED.get_or_init(|| read(|| sd_notify::listen_fds_with_names().map(Vec::from_iter)))
+    PASSED.get_or_init(|| {
+        #[cfg(feature = "systemd")]
+        return read(|| sd_notify::listen_fds_with_names().map(Vec::from_iter));
+        #[cfg(not(feature = "systemd"))]
+        read(|| Ok(Vec::new()))
+    })
 }
 
 fn read(
