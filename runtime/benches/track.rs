@@ -4,6 +4,11 @@
 //! contending on one tracker. Futures are polled by hand with a no-op waker, so the
 //! figures are the tracking's own cost, not an executor's.
 //!
+//! After criterion's cases, an interleaved run: rounds alternating the baseline
+//! (`TaskTracker::track_future`) and each winddown case, per-call time each, the
+//! ratio per round (winddown / baseline, below 1 is faster), reported as the median
+//! with its spread.
+//!
 //! `cargo bench -p winddown --bench track`
 
 use std::future::Future;
@@ -12,7 +17,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use tokio_util::task::TaskTracker;
 use winddown::InFlight;
 
@@ -86,9 +91,86 @@ fn contended(c: &mut Criterion) {
     g.finish();
 }
 
+/// Nanoseconds per call of `call`, made `n` times on each of `threads` threads at
+/// once.
+fn per_call(threads: usize, n: u64, call: &(dyn Fn() -> u64 + Sync)) -> f64 {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..n {
+                    black_box(call());
+                }
+            });
+        }
+    });
+    // Amortized over every call made, as the criterion cases above.
+    start.elapsed().as_nanos() as f64 / (n as f64 * threads as f64)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn spread(v: &[f64], digits: usize) -> String {
+    let lo = v.iter().copied().fold(f64::MAX, f64::min);
+    let hi = v.iter().copied().fold(f64::MIN, f64::max);
+    format!("{lo:.digits$}..{hi:.digits$}")
+}
+
+/// Each winddown case against `TaskTracker::track_future` in alternating rounds.
+fn interleaved() {
+    const ROUNDS: usize = 21;
+    const CALLS: u64 = 2_000_000;
+    let in_flight = InFlight::new();
+    let tracker = TaskTracker::new();
+    let baseline = || poll_once(tracker.track_future(work(black_box(1))));
+    let track = || poll_once(in_flight.track(work(black_box(1)))).unwrap();
+    let handler = || poll_once(winddown::track(work(black_box(1)))).unwrap();
+    let cases: [(&str, usize, &(dyn Fn() -> u64 + Sync)); 3] = [
+        ("InFlight::track, 1 thread", 1, &track),
+        ("winddown::track (#[handler], service running), 1 thread", 1, &handler),
+        ("InFlight::track, 2 threads contending", 2, &track),
+    ];
+    winddown::__private::set_current(Some(InFlight::new()));
+    println!("\ninterleaved, {ROUNDS} rounds of {CALLS} calls per thread, against TaskTracker::track_future:");
+    for (name, threads, case) in cases {
+        let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let (o, t) = if round % 2 == 0 {
+                let o = per_call(threads, CALLS, case);
+                (o, per_call(threads, CALLS, &baseline))
+            } else {
+                let t = per_call(threads, CALLS, &baseline);
+                (per_call(threads, CALLS, case), t)
+            };
+            ours.push(o);
+            theirs.push(t);
+            ratios.push(o / t);
+        }
+        println!(
+            "  {name}: {:.1} ns (spread {}) against {:.1} ns (spread {}); ratio median {:.3}, spread {}",
+            median(&ours),
+            spread(&ours, 1),
+            median(&theirs),
+            spread(&theirs, 1),
+            median(&ratios),
+            spread(&ratios, 3),
+        );
+    }
+    winddown::__private::set_current(None);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
     targets = uncontended, contended
 }
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    interleaved();
+    Criterion::default().configure_from_args().final_summary();
+}
