@@ -131,11 +131,17 @@ fn interleaved() {
     let handler = || poll_once(winddown::track(work(black_box(1)))).unwrap();
     let cases: [(&str, usize, &(dyn Fn() -> u64 + Sync)); 3] = [
         ("InFlight::track, 1 thread", 1, &track),
-        ("winddown::track (#[handler], service running), 1 thread", 1, &handler),
+        (
+            "winddown::track (#[handler], service running), 1 thread",
+            1,
+            &handler,
+        ),
         ("InFlight::track, 2 threads contending", 2, &track),
     ];
     winddown::__private::set_current(Some(InFlight::new()));
-    println!("\ninterleaved, {ROUNDS} rounds of {CALLS} calls per thread, against TaskTracker::track_future:");
+    println!(
+        "\ninterleaved, {ROUNDS} rounds of {CALLS} calls per thread, against TaskTracker::track_future:"
+    );
     for (name, threads, case) in cases {
         let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
