@@ -306,7 +306,7 @@ impl Connection {
             leaving: leaving.clone(),
             conn: state.clone(),
             untracked: self.untracked,
-            admit_first: self.inherited,
+            admit_late: self.inherited,
         };
         let mut conn = pin!(
             self.builder

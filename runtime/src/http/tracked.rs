@@ -185,10 +185,14 @@ pub(crate) struct Tracked<S> {
     /// never ends, and a health check is not work to drain); their streams still
     /// end at intake close.
     pub(crate) untracked: Option<&'static str>,
-    /// The connection's first request is served even after intake close, counted
-    /// by the connection's own guard: set for connections from an inherited
-    /// listener, accepted before intake close, whose request was still on its way.
-    pub(crate) admit_first: bool,
+    /// Set for connections from an inherited listener (accepted before intake
+    /// close: the successor cannot serve what arrives on them). Their request that
+    /// was still on its way at intake close is served, counted by the connection's
+    /// own guard: the first of a fresh connection, or the next one on an HTTP/1.1
+    /// keep-alive connection (its response then closes the connection, so at most
+    /// one per connection). New HTTP/2 streams are refused as elsewhere (the
+    /// connection got GOAWAY, and clients retry them).
+    pub(crate) admit_late: bool,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
@@ -230,7 +234,7 @@ where
             match self.in_flight.enter() {
                 Ok(guard) => Some(guard),
                 // The connection's guard, held until it closes, counts this one.
-                Err(_) if first && self.admit_first => {
+                Err(_) if self.admit_late && (first || req.version() < Version::HTTP_2) => {
                     admitted = true;
                     None
                 }
@@ -248,7 +252,8 @@ where
             fut: self.inner.call(req),
             guard,
             ended: Some(ended),
-            close: leaving,
+            // Admitted past intake close: this response is the connection's last.
+            close: leaving || admitted,
             untracked,
             admitted,
         }
