@@ -229,6 +229,36 @@ fn a_half_sent_request_head_cannot_hold_the_drain() {
 }
 
 #[test]
+fn a_request_admitted_before_intake_is_not_refused_by_its_handler_after() {
+    // The server counts the request when its head arrives; axum calls the
+    // `#[handler]` only once the body is read, here after intake closed. The
+    // handler must let it in (the request already holds the drain), not answer 503.
+    let (mut p, app) = start_tcp(&[("DRAIN_MS", "0"), ("GRACE_MS", "10000")]);
+    let mut s = TcpStream::connect(app).unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    // The head is read and the request counted: the drain waits for it.
+    p.wait_for("echo head read");
+    let until = Instant::now() + Duration::from_secs(20);
+    p.signal(SIGTERM);
+    while !p.stderr().contains("intake closed") {
+        assert!(Instant::now() < until, "no intake in:\n{}", p.stderr());
+        thread::sleep(Duration::from_millis(5));
+    }
+    s.write_all(b"hello").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "the admitted request was refused: {text:?}\n{}",
+        p.stderr()
+    );
+    assert!(text.ends_with("hello"), "{text:?}");
+    assert_eq!(p.exit_code(), 0, "{}", p.stderr());
+}
+
+#[test]
 fn a_request_sent_just_after_intake_on_a_fresh_connection_is_answered() {
     // A connection opened in the drain delay whose first bytes arrive just after
     // intake closed (its client was slow to write): answered, never dropped.

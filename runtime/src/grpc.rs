@@ -141,7 +141,8 @@ where
                 Box::pin(async move { Ok(status.into_http()) })
             }
             Admission::Counted(guard, in_flight) => Box::pin(async move {
-                let rsp = inner.call(req).await?;
+                // Holding the guard: the handlers inside are let in (see `Admitted`).
+                let rsp = crate::in_flight::Admitted::new(inner.call(req)).await?;
                 Ok(TrackedBody::wrap(rsp, guard, &in_flight).map(Body::new))
             }),
         }

@@ -363,8 +363,9 @@ thread_local! {
 }
 
 /// Polls with the tracked calls made inside admitted even after intake close: an
-/// outer guard (the connection's, for the first request of a connection from an
-/// inherited listener) already counts them.
+/// outer guard (the request's own, or the connection's for a request that was on
+/// its way at intake on an inherited listener) already counts them, so a call the
+/// server admitted is never refused by a `#[handler]` called a moment later.
 #[cfg(feature = "http")]
 pub(crate) fn poll_admitted<T>(poll: impl FnOnce() -> T) -> T {
     struct Reset(bool);
@@ -379,6 +380,36 @@ pub(crate) fn poll_admitted<T>(poll: impl FnOnce() -> T) -> T {
 
 fn admitted() -> bool {
     ADMITTED.get()
+}
+
+#[cfg(any(feature = "axum", feature = "tonic"))]
+pin_project_lite::pin_project! {
+    /// A future polled with the tracked calls inside it admitted (see
+    /// [`poll_admitted`]): what a layer runs while it holds the call's guard.
+    pub(crate) struct Admitted<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "tonic"))]
+impl<F: Future> Admitted<F> {
+    pub(crate) fn new(fut: F) -> Self {
+        Admitted { fut }
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "tonic"))]
+impl<F: Future> Future for Admitted<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let fut = self.project().fut;
+        poll_admitted(|| fut.poll(cx))
+    }
 }
 
 /// Makes `in_flight` the process's current set (what a running service does).

@@ -143,7 +143,8 @@ where
             Admission::Refused(refused) => Box::pin(async move { Ok(refused.into_response()) }),
             Admission::Counted(guard, in_flight) => Box::pin(async move {
                 let http1 = req.version() < axum::http::Version::HTTP_2;
-                let mut rsp = inner.call(req).await?;
+                // Holding the guard: the handlers inside are let in (see `Admitted`).
+                let mut rsp = in_flight::Admitted::new(inner.call(req)).await?;
                 if http1 && in_flight.is_leaving() {
                     // The server closes after this response; the client reconnects
                     // (through its load balancer) while the drain delay runs.

@@ -305,7 +305,11 @@ where
                 untracked,
                 admitted,
             } => {
-                let result = ready!(if *admitted {
+                // Counted (by its own guard or the connection's): the `#[handler]`s
+                // and layers inside are let in even if intake closes before they are
+                // called (axum calls a handler only once its extractors ran), since
+                // this call already holds the drain.
+                let result = ready!(if *admitted || guard.is_some() {
                     crate::in_flight::poll_admitted(|| fut.poll(cx))
                 } else {
                     fut.poll(cx)
