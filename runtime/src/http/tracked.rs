@@ -255,7 +255,6 @@ where
             // Admitted past intake close: this response is the connection's last.
             close: leaving || admitted,
             untracked,
-            admitted,
         }
     }
 }
@@ -272,8 +271,6 @@ pin_project! {
             ended: Option<Ended>,
             close: bool,
             untracked: bool,
-            // Admitted past intake close: `#[handler]`s inside are let in too.
-            admitted: bool,
         },
     }
 }
@@ -303,13 +300,12 @@ where
                 ended,
                 close,
                 untracked,
-                admitted,
             } => {
-                // Counted (by its own guard or the connection's): the `#[handler]`s
-                // and layers inside are let in even if intake closes before they are
-                // called (axum calls a handler only once its extractors ran), since
-                // this call already holds the drain.
-                let result = ready!(if *admitted || guard.is_some() {
+                // Counted (by its own guard, or the connection's when admitted past
+                // intake): the `#[handler]`s and layers inside are let in even if
+                // intake closes before they are called (axum calls a handler only
+                // once its extractors ran), since this call already holds the drain.
+                let result = ready!(if !*untracked {
                     crate::in_flight::poll_admitted(|| fut.poll(cx))
                 } else {
                     fut.poll(cx)
